@@ -1,0 +1,240 @@
+"""The ``framescope`` command.
+
+Every subcommand is a ``cmd_*`` function taking the parsed arguments. Library errors
+(:class:`FramescopeError`, and OS errors such as a missing output folder) become one line on stderr
+and exit code 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from framescope.errors import FramescopeError
+
+EXIT_ERROR = 1
+EXIT_INTERNAL = 3
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    return value
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from framescope.video.probe import probe
+
+    info = probe(args.video)
+    print(json.dumps(info.to_dict(timestamps=args.timestamps), indent=2))
+    return 0
+
+
+def _budget(args: argparse.Namespace):  # -> PixelBudget | None
+    from framescope.video.sampling import PixelBudget
+
+    if args.native:
+        return None
+    base = PixelBudget.for_family(args.family)
+    return PixelBudget(
+        min_pixels=args.min_pixels if args.min_pixels is not None else base.min_pixels,
+        max_pixels=args.max_pixels if args.max_pixels is not None else base.max_pixels,
+        factor=base.factor,
+    )
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from framescope.fileio import atomic_write_bytes, write_json
+    from framescope.types import Window
+    from framescope.video.probe import probe
+    from framescope.video.sampling import sample
+
+    info = probe(args.video)
+    window = None
+    if args.start is not None or args.end is not None:
+        window = Window(
+            args.start if args.start is not None else 0.0,
+            args.end if args.end is not None else info.duration,
+        )
+    clip = sample(
+        info,
+        window,
+        fps=args.fps,
+        num_frames=args.num_frames,
+        max_frames=args.max_frames,
+        min_frames=args.min_frames,
+        budget=_budget(args),
+        exact=args.exact,
+        decoder=args.decoder,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, (frame, t) in enumerate(zip(clip.frames, clip.timestamps)):
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG")
+        atomic_write_bytes(out / f"frame_{k:04d}_{t:010.3f}s.png", buf.getvalue())
+    write_json(out / "timestamps.json", [round(t, 6) for t in clip.timestamps], indent=None)
+    h, w = clip.frames.shape[1:3]
+    print(f"{len(clip)} frames {w}x{h} from {clip.window} → {out}")
+    for note in clip.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from framescope.fileio import atomic_write_bytes, write_json
+    from framescope.types import Window
+    from framescope.video.probe import probe
+    from framescope.video.sampling import sample
+    from framescope.video.synth import demo_video
+    from framescope.viz import contact_sheet
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    video, event = demo_video(out / "demo.mp4", seed=args.seed)
+    info = probe(video)
+    overview = sample(info, num_frames=16)
+    zoom = sample(info, Window(event.window.start, event.window.end), fps=args.fps)
+    report = {
+        "video": info.to_dict(),
+        "event": event.to_dict(),
+        "overview": {
+            "frames": len(overview),
+            "timestamps": overview.timestamps,
+            "notes": overview.notes,
+        },
+        "zoom": {
+            "window": zoom.window.to_list() if zoom.window else None,
+            "fps": args.fps,
+            "frames": len(zoom),
+            "frame_size": list(zoom.frames.shape[1:3]),
+            "timestamps": zoom.timestamps,
+            "notes": zoom.notes,
+        },
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    for name, clip, title in [
+        (
+            "overview.png",
+            overview,
+            f"uniform overview: {len(overview)} frames of {info.duration:.1f} s",
+        ),
+        ("zoom.png", zoom, f"span {zoom.window} at {args.fps:g} fps: {len(zoom)} frames"),
+    ]:
+        buf = io.BytesIO()
+        contact_sheet(clip, title=title).save(buf, format="PNG")
+        atomic_write_bytes(out / name, buf.getvalue())
+    write_json(out / "report.json", report)
+    print(f"synthetic video: {video} ({info.duration:.1f} s, {info.width}x{info.height})")
+    print(f"event: {event.description} at {event.window}")
+    print(
+        f"overview: {len(overview)} frames; zoom: {len(zoom)} frames at {args.fps:g} fps from {zoom.window}"
+    )
+    print(
+        f"report: {out / 'report.json'}, contact sheets: {out / 'overview.png'}, {out / 'zoom.png'}"
+    )
+    return 0
+
+
+def _add_budget_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--family",
+        default="qwen2_5_vl",
+        choices=["qwen2_vl", "qwen2_5_vl", "qwen3_vl"],
+        help="model family whose pixel budget and size factor to use (default: qwen2_5_vl)",
+    )
+    p.add_argument(
+        "--min-pixels", type=int, help="per-frame minimum pixels (default: the family's)"
+    )
+    p.add_argument(
+        "--max-pixels", type=int, help="per-frame maximum pixels (default: the family's)"
+    )
+    p.add_argument(
+        "--native", action="store_true", help="keep the native frame size (no pixel budget)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="framescope",
+        description="Temporally grounded video reasoning with multimodal LLMs (VideoMind, DynFrame).",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks instead of one-line errors"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("probe", help="print what a video file holds (JSON)")
+    p.add_argument("video")
+    p.add_argument(
+        "--timestamps", action="store_true", help="include every frame's presentation time"
+    )
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser(
+        "sample", help="sample a window at a density and write PNG frames + timestamps.json"
+    )
+    p.add_argument("video")
+    p.add_argument("--start", type=_number, help="window start in seconds (default 0)")
+    p.add_argument("--end", type=_number, help="window end in seconds (default: end of video)")
+    rate = p.add_mutually_exclusive_group(required=True)
+    rate.add_argument("--fps", type=_number, help="frames per second to sample (fractions allowed)")
+    rate.add_argument("--num-frames", type=int, help="number of frames to sample, evenly spread")
+    p.add_argument(
+        "--max-frames", type=int, default=768, help="cap on the frame count (default 768)"
+    )
+    p.add_argument("--min-frames", type=int, default=2, help="floor on the frame count (default 2)")
+    p.add_argument(
+        "--exact", action="store_true", help="always the nearest frame (no keyframe shortcut)"
+    )
+    p.add_argument("--decoder", default="pyav", choices=["pyav", "decord"], help="decoding backend")
+    _add_budget_args(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("demo", help="synthesise a video, sample it, write a report (no downloads)")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fps", type=_number, default=4.0, help="density of the zoomed-in span (default 4)"
+    )
+    p.set_defaults(func=cmd_demo)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("framescope: interrupted", file=sys.stderr)
+        return 130
+    except (FramescopeError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"framescope: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # a bug: say so in one line, keep the traceback behind --debug
+        if args.debug:
+            raise
+        print(
+            f"framescope: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

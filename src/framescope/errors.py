@@ -1,0 +1,35 @@
+"""Typed exceptions. Library code raises these; the CLI turns them into one line and exit code 1."""
+
+from __future__ import annotations
+
+
+class FramescopeError(Exception):
+    """Base class of every error framescope raises on purpose."""
+
+
+class VideoError(FramescopeError):
+    """A video could not be read as asked. ``path`` names the file."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """The path does not exist or is not a regular file."""
+
+
+class NotAVideoError(VideoError):
+    """The file is empty, not a media container, or has no video stream."""
+
+
+class CorruptVideoError(VideoError):
+    """Part of the video cannot be decoded; ``time`` is the first requested time that failed."""
+
+    def __init__(self, message: str, path: str | None = None, time: float | None = None) -> None:
+        super().__init__(message, path)
+        self.time = time
+
+
+class SamplingError(FramescopeError, ValueError):
+    """A sampling request is impossible: empty or reversed window, bad fps or frame count."""
