@@ -6,6 +6,7 @@ and read back by a real decoder, so timing and exactness are checked against gro
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -87,7 +88,7 @@ def write_video(
     else:
         assert timestamps is not None
         ts = list(timestamps)
-        if any(b <= a for a, b in zip(ts, ts[1:])):
+        if any(b <= a for a, b in itertools.pairwise(ts)):
             raise ValueError("timestamps must increase strictly")
         gaps = np.diff(ts) if len(ts) > 1 else np.array([1 / 30])
         rate = Fraction(1 / float(np.median(gaps))).limit_denominator(1001)
