@@ -21,6 +21,7 @@ from typing import Protocol
 
 import av
 import numpy as np
+from PIL import Image
 
 from framescope.errors import CorruptVideoError, SamplingError, VideoError
 from framescope.types import Clip
@@ -99,6 +100,13 @@ def select_frames(
     outside = (t < 0) | (t > info.duration)
     if np.any(outside):
         bad = float(t[outside][0])
+        if info.truncated and info.declared_duration and 0 <= bad <= info.declared_duration:
+            raise CorruptVideoError(
+                f"cannot decode {bad:.3f} s: the file is truncated, its frames end at {info.duration:.3f} s "
+                f"of {info.declared_duration:.3f} s",
+                info.path,
+                bad,
+            )
         raise SamplingError(f"time {bad:.3f} s is outside the video (0–{info.duration:.3f} s)")
     nearest = [int(i) for i in _nearest(info.timestamps, t)]
     if tolerance is None:
@@ -115,13 +123,14 @@ def select_frames(
 def plan_runs(info: VideoInfo, indices: Sequence[int]) -> list[tuple[int, list[int]]]:
     """Group sorted frame indices into runs ``(keyframe to seek to, frames to keep)``.
 
-    A frame joins the current run when its keyframe is not after the previous wanted frame:
-    decoding on from there costs no more than seeking.
+    A frame joins the current run when its keyframe is at most ``MIN_KEYFRAME_SAVING`` frames
+    after the previous wanted frame: decoding on through a few frames costs less than a seek,
+    which flushes and refills the (frame-threaded) decoder.
     """
     runs: list[tuple[int, list[int]]] = []
     for i in sorted(set(indices)):
         key = info.keyframe_before(i)
-        if runs and key <= runs[-1][1][-1]:
+        if runs and key <= runs[-1][1][-1] + MIN_KEYFRAME_SAVING:
             runs[-1][1].append(i)
         else:
             runs.append((key, [i]))
@@ -231,12 +240,10 @@ class DecordDecoder:
     ) -> dict[int, np.ndarray]:
         import decord  # optional dependency
 
-        kwargs = {}
-        if size is not None:
-            w, h = size if info.rotation % 180 == 0 else size[::-1]
-            kwargs = {"width": w, "height": h}
+        # decord applies the display rotation itself; its own resizing fails for some shapes
+        # (rotated streams, portrait outputs), so frames are resized here.
         try:
-            reader = decord.VideoReader(info.path, ctx=decord.cpu(0), **kwargs)
+            reader = decord.VideoReader(info.path, ctx=decord.cpu(0))
             if len(reader) != info.frame_count:
                 raise VideoError(
                     f"decord sees {len(reader)} frames, the container index {info.frame_count}; use the pyav backend",
@@ -249,8 +256,9 @@ class DecordDecoder:
             raise CorruptVideoError(
                 f"decord failed ({str(e).splitlines()[0]})", info.path, t
             ) from None
-        k = info.rotation // 90
-        return {i: np.ascontiguousarray(np.rot90(f, k=k)) if k else f for i, f in zip(order, batch)}
+        if size is not None:
+            batch = [np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC)) for f in batch]
+        return dict(zip(order, batch))
 
 
 DECODERS: dict[str, type[Decoder]] = {"pyav": PyAVDecoder, "decord": DecordDecoder}

@@ -42,7 +42,8 @@ class VideoInfo:
     codec: str
     has_audio: bool
     start_offset: float  # container start in the file's own clock (seconds)
-    truncated: bool  # the packet stream ended in an error (frames after it are lost)
+    truncated: bool  # packets end early (demux error, or fewer than the container's index lists)
+    declared_duration: float | None  # what the header claims; beyond ``duration`` when truncated
     timestamps: np.ndarray = field(repr=False)  # (F,) float64, sorted presentation times
     pts: np.ndarray = field(repr=False)  # (F,) int64, the same in stream time-base units
     keyframes: np.ndarray = field(repr=False)  # (K,) int64 indices into timestamps
@@ -82,6 +83,7 @@ class VideoInfo:
             "has_audio": self.has_audio,
             "start_offset": round(self.start_offset, 6),
             "truncated": self.truncated,
+            "declared_duration": None if self.declared_duration is None else round(self.declared_duration, 6),
             "first_frame_time": round(float(self.timestamps[0]), 6),
             "last_frame_time": round(float(self.timestamps[-1]), 6),
             "keyframe_times": [round(float(t), 6) for t in self.keyframe_times],
@@ -175,6 +177,15 @@ def _probe_uncached(path: str) -> VideoInfo:
             origin = Fraction(container.start_time, 1_000_000)
         else:
             origin = min(pts_list) * time_base
+        # A file cut short (a failed download, say) demuxes cleanly up to the cut: compare with the
+        # container's own sample table, which still lists every frame.
+        indexed = sum(1 for e in stream.index_entries if not e.is_discard)
+        truncated = truncated or indexed > len(pts_list)
+        declared = None
+        if stream.duration:
+            declared = float(stream.duration * time_base)
+        elif container.duration:
+            declared = container.duration / 1_000_000
         rate = stream.average_rate or stream.guessed_rate
         has_audio = bool(container.streams.audio)
         codec = stream.codec_context.name
@@ -211,6 +222,7 @@ def _probe_uncached(path: str) -> VideoInfo:
         has_audio=has_audio,
         start_offset=float(origin),
         truncated=truncated,
+        declared_duration=declared,
         timestamps=timestamps,
         pts=pts,
         keyframes=np.flatnonzero(keyflags).astype(np.int64),
