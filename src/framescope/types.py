@@ -76,3 +76,80 @@ class Clip:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+@dataclass
+class Prediction:
+    """One evaluated sample, as the evaluation runner writes it (one JSON object per line).
+
+    ``windows`` are ranked moments in absolute seconds (best first; the list order is the rank the
+    official scripts use), ``scores`` their optional confidences, ``answer`` the model's final
+    answer text (a letter, or the content of ``<answer>…</answer>``; ``None`` when it gave none),
+    ``response`` the raw generated text, ``saliency`` optional per-2-second-clip scores
+    (QVHighlights highlight detection). ``error`` names why the sample failed (``None`` when it
+    ran); a failed sample is scored as an unparseable answer/moment under each benchmark's rule.
+    """
+
+    id: str
+    windows: list[Window] = field(default_factory=list)
+    scores: list[float] | None = None
+    answer: str | None = None
+    response: str | None = None
+    error: str | None = None
+    saliency: list[float] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "windows": [w.to_list() for w in self.windows]}
+        for key in ("scores", "answer", "response", "error", "saliency"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: object) -> Prediction:
+        """Parse one JSON record; raises ``ValueError`` naming the bad field."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"a prediction must be a JSON object, got {type(obj).__name__}")
+        unknown = set(obj) - {"id", "windows", "scores", "answer", "response", "error", "saliency"}
+        if unknown:
+            raise ValueError(f"unknown prediction field(s): {', '.join(sorted(unknown))}")
+        ident = obj.get("id")
+        if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+            raise ValueError("'id' must be a string (or an integer)")
+        windows = []
+        for w in obj.get("windows") or []:
+            if (
+                not isinstance(w, (list, tuple))
+                or len(w) != 2
+                or not all(_is_number(x) and math.isfinite(x) for x in w)
+            ):
+                raise ValueError(f"each window must be [start, end] in finite seconds, got {w!r}")
+            windows.append(Window(float(w[0]), float(w[1])))
+        scores = _numbers(obj.get("scores"), "scores")
+        if scores is not None and len(scores) != len(windows):
+            raise ValueError(f"{len(scores)} scores for {len(windows)} windows")
+        for key in ("answer", "response", "error"):
+            if obj.get(key) is not None and not isinstance(obj[key], str):
+                raise ValueError(f"'{key}' must be a string or null")
+        return cls(
+            id=str(ident),
+            windows=windows,
+            scores=scores,
+            answer=obj.get("answer"),
+            response=obj.get("response"),
+            error=obj.get("error"),
+            saliency=_numbers(obj.get("saliency"), "saliency"),
+        )
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _numbers(value: object, name: str) -> list[float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(_is_number(x) and math.isfinite(x) for x in value):
+        raise ValueError(f"'{name}' must be a list of finite numbers")
+    return [float(x) for x in value]

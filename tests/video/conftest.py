@@ -67,14 +67,19 @@ VFR_TIMES = [round(float(t), 4) for t in np.cumsum(_GAPS)]
 @pytest.fixture(scope="session")
 def vfr_video(media: Path) -> Path:
     """Variable frame rate (irregular gaps and one 0.3 s hole) starting at 1.5 s, video only."""
-    return write_video(media / "vfr.mp4", stamped_frames(40), timestamps=[1.5 + t for t in VFR_TIMES], gop=10)
+    return write_video(
+        media / "vfr.mp4", stamped_frames(40), timestamps=[1.5 + t for t in VFR_TIMES], gop=10
+    )
 
 
 @pytest.fixture(scope="session")
 def late_video(media: Path) -> Path:
     """Video that starts 1.5 s after its audio (first frame at 1.5 s on the player's clock)."""
     return write_video(
-        media / "late.mp4", stamped_frames(20), timestamps=[1.5 + 0.1 * i for i in range(20)], audio=True
+        media / "late.mp4",
+        stamped_frames(20),
+        timestamps=[1.5 + 0.1 * i for i in range(20)],
+        audio=True,
     )
 
 

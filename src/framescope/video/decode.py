@@ -59,26 +59,26 @@ def prefer_keyframes(
     """Swap a frame for a keyframe within ``slack`` of its request (and inside ``[lo, hi]``) when
     that saves decoding.
 
-    Walks the requests in time order, tracking the last frame decoding reaches. The nearest frame
-    costs the frames from there, or from its keyframe after a seek, whichever is fewer; a keyframe
-    costs one. A swap happens only when it saves at least ``MIN_KEYFRAME_SAVING`` frames of
-    decoding: inside a dense window frames stay evenly spaced, while a sparse overview of a
-    long-GOP file becomes mostly keyframes.
+    Walks the requests in time order, tracking the last frame decoding reaches. A nearest frame
+    that the current run reaches by decoding on (see :func:`plan_runs`) is kept, so a dense window
+    stays evenly spaced. One that needs its own seek costs the frames from its keyframe up to it;
+    when a keyframe within ``slack`` saves at least ``MIN_KEYFRAME_SAVING`` of them, it is taken
+    instead, so a sparse overview of a long-GOP file costs about one decoded frame per frame.
     """
     chosen = list(nearest)
     kt = info.keyframe_times
     k_of = _nearest(kt, times)
-    pos = -1  # last frame the decoder has reached
+    pos = -MIN_KEYFRAME_SAVING - 1  # last frame the decoder has reached (none yet)
     for j in np.argsort(times, kind="stable"):
         i = int(nearest[j])
         key = int(info.keyframes[k_of[j]])
         t_key = float(kt[k_of[j]])
-        cost = i - info.keyframe_before(i) + 1
-        if pos >= info.keyframe_before(i):
-            cost = min(cost, max(i - pos, 0))
+        start = info.keyframe_before(i)
+        own_seek = start > pos + MIN_KEYFRAME_SAVING
+        saving = i - start
         if (
-            cost - 1 >= MIN_KEYFRAME_SAVING
-            and key > pos
+            own_seek
+            and saving >= MIN_KEYFRAME_SAVING
             and abs(t_key - times[j]) <= slack + 1e-9
             and lo <= t_key <= hi
         ):
@@ -89,7 +89,7 @@ def prefer_keyframes(
 
 
 def select_frames(
-    info: VideoInfo, times: Sequence[float], tolerance: float | None = None
+    info: VideoInfo, times: Sequence[float] | np.ndarray, tolerance: float | None = None
 ) -> list[int]:
     """Map requested times to frame indices: the nearest frame, or a cheaper keyframe within ``tolerance``."""
     t = np.asarray(times, dtype=np.float64)
@@ -143,10 +143,8 @@ def to_rgb(frame: av.VideoFrame, rotation: int, size: Size | None) -> np.ndarray
         w, h = size if rotation % 180 == 0 else size[::-1]
         if (w, h) != (frame.width, frame.height):
             frame = frame.reformat(width=w, height=h, format="rgb24", interpolation="BICUBIC")
-    array = frame.to_ndarray(format="rgb24")
-    if rotation:
-        array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
-    return array
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90)) if rotation else rgb
 
 
 def _decoded(
@@ -257,7 +255,9 @@ class DecordDecoder:
                 f"decord failed ({str(e).splitlines()[0]})", info.path, t
             ) from None
         if size is not None:
-            batch = [np.asarray(Image.fromarray(f).resize(size, Image.BICUBIC)) for f in batch]
+            batch = [
+                np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BICUBIC)) for f in batch
+            ]
         return dict(zip(order, batch))
 
 

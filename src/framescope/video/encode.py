@@ -82,17 +82,18 @@ def write_video(
         raise ValueError("give exactly one of fps or timestamps")
     path = Path(path)
     time_base = Fraction(1, 90000)
+    seconds = list(timestamps or [])
     if fps is not None:
         rate = Fraction(fps).limit_denominator(1001)
-        pts_of = lambda i: int(round(i / rate / time_base))  # noqa: E731
     else:
-        assert timestamps is not None
-        ts = list(timestamps)
-        if any(b <= a for a, b in itertools.pairwise(ts)):
+        if any(b <= a for a, b in itertools.pairwise(seconds)):
             raise ValueError("timestamps must increase strictly")
-        gaps = np.diff(ts) if len(ts) > 1 else np.array([1 / 30])
+        gaps = np.diff(seconds) if len(seconds) > 1 else np.array([1 / 30])
         rate = Fraction(1 / float(np.median(gaps))).limit_denominator(1001)
-        pts_of = lambda i: int(round(ts[i] / time_base))  # noqa: E731
+
+    def pts_of(i: int) -> int:
+        t = i / rate if fps is not None else Fraction(seconds[i])
+        return round(t / time_base)
 
     suffix = path.suffix or ".mp4"
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)

@@ -15,6 +15,7 @@ import os
 import stat
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -51,7 +52,7 @@ class VideoInfo:
 
     @property
     def keyframe_times(self) -> np.ndarray:
-        return self.timestamps[self.keyframes]
+        return self.timestamps.take(self.keyframes)
 
     @property
     def variable_frame_rate(self) -> bool:
@@ -83,7 +84,9 @@ class VideoInfo:
             "has_audio": self.has_audio,
             "start_offset": round(self.start_offset, 6),
             "truncated": self.truncated,
-            "declared_duration": None if self.declared_duration is None else round(self.declared_duration, 6),
+            "declared_duration": None
+            if self.declared_duration is None
+            else round(self.declared_duration, 6),
             "first_frame_time": round(float(self.timestamps[0]), 6),
             "last_frame_time": round(float(self.timestamps[-1]), 6),
             "keyframe_times": [round(float(t), 6) for t in self.keyframe_times],
@@ -164,13 +167,13 @@ def _probe_uncached(path: str) -> VideoInfo:
                 key_list.append(packet.is_keyframe)
                 durations.append(packet.duration or 0)
                 if rotation is None:
-                    rotation = _first_rotation(packet)
+                    rotation = _first_rotation(packet.decode)
         except av.error.FFmpegError:
             truncated = True
         if not pts_list:
             raise NotAVideoError("video stream has no frames", path)
         if rotation is None:  # a decoder with delay may give its first frame only when flushed
-            rotation = _first_rotation(None, stream)
+            rotation = _first_rotation(lambda: stream.codec_context.decode(None))
         if rotation is None:
             raise CorruptVideoError("no frame of the video stream can be decoded", path, 0.0)
         if container.start_time is not None:
@@ -230,12 +233,12 @@ def _probe_uncached(path: str) -> VideoInfo:
     )
 
 
-def _first_rotation(packet: av.Packet | None, stream: av.VideoStream | None = None) -> int | None:
-    """Feed one packet (or a flush) to the decoder; the first frame out gives the display rotation."""
+def _first_rotation(decode: Callable[[], list[av.VideoFrame]]) -> int | None:
+    """Run one decoder step (a packet, or a flush); the first frame out gives the display rotation."""
     try:
-        frames = packet.decode() if packet is not None else stream.codec_context.decode(None)
+        frames = decode()
     except av.error.FFmpegError:
         return None
     for frame in frames:
-        return int(round(frame.rotation / 90.0)) * 90 % 360
+        return round(frame.rotation / 90.0) * 90 % 360
     return None
