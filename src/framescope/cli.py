@@ -146,6 +146,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from framescope.video.synth import generate_world
+
+    t0 = time.perf_counter()
+    manifest = generate_world(
+        args.out,
+        seed=args.seed,
+        num_videos=args.num_videos,
+        duration=(args.min_duration, args.max_duration),
+        fps=args.fps,
+        size=(args.width, args.height),
+        num_objects=(args.min_objects, args.max_objects),
+        overwrite=args.force,
+    )
+    kinds: dict[str, int] = {}
+    for video in manifest["videos"]:
+        for task in video["tasks"]:
+            kinds[task["kind"]] = kinds.get(task["kind"], 0) + 1
+    seconds = sum(v["duration"] for v in manifest["videos"])
+    print(
+        f"synthetic world (seed {args.seed}): {len(manifest['videos'])} videos, {seconds:.0f} s "
+        f"in all, {time.perf_counter() - t0:.1f} s to make → {args.out}"
+    )
+    print("tasks: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+    for name, rel in manifest["files"].items():
+        print(f"{name}: {Path(args.out) / rel}")
+    return 0
+
+
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    from framescope.models.tiny import save_tiny_model
+
+    t0 = time.perf_counter()
+    out = save_tiny_model(
+        args.family, args.out, preset=args.preset, seed=args.seed, overwrite=args.force
+    )
+    print(
+        f"{args.preset} random-weight {args.family} (seed {args.seed}) → {out} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from framescope.eval.score import format_table, score, write_result
+
+    result = score(args.benchmark, args.annotations, args.predictions, compat=args.compat)
+    print(format_table(result))
+    if args.output:
+        write_result(args.output, result, args.annotations, args.predictions)
+        print(f"\nmetrics: {args.output}")
+    return 0
+
+
 def _add_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--family",
@@ -209,6 +263,86 @@ def build_parser() -> argparse.ArgumentParser:
         "--fps", type=_number, default=4.0, help="density of the zoomed-in span (default 4)"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "synth", help="write a synthetic world: H.264 videos, exact events, benchmark-format tasks"
+    )
+    p.add_argument("--out", required=True, help="output folder (must be empty unless --force)")
+    p.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    p.add_argument("--num-videos", type=int, default=8, help="number of videos (default 8)")
+    p.add_argument("--min-duration", type=int, default=30, help="shortest video, s (default 30)")
+    p.add_argument("--max-duration", type=int, default=60, help="longest video, s (default 60)")
+    p.add_argument("--fps", type=int, default=10, help="frame rate: 10, 20, 25 or 50 (default 10)")
+    p.add_argument("--width", type=int, default=320, help="frame width, even (default 320)")
+    p.add_argument("--height", type=int, default=240, help="frame height, even (default 240)")
+    p.add_argument(
+        "--min-objects", type=int, default=3, help="fewest shapes per video (3-5, default 3)"
+    )
+    p.add_argument(
+        "--max-objects", type=int, default=4, help="most shapes per video (3-5, default 4)"
+    )
+    p.add_argument("--force", action="store_true", help="replace the world in a non-empty --out")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "tiny-model", help="write a random-weight Qwen-VL checkpoint folder (offline, for tests)"
+    )
+    p.add_argument(
+        "--family",
+        required=True,
+        choices=["qwen2_vl", "qwen2_5_vl", "qwen3_vl"],
+        help="model family",
+    )
+    p.add_argument("--out", required=True, help="output folder (must be empty unless --force)")
+    p.add_argument(
+        "--preset",
+        default="tiny",
+        choices=["tiny", "small", "7b"],
+        help="tiny (tests), small (CPU benchmarks) or 7b (qwen2_5_vl only; ~16 GB)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.set_defaults(func=cmd_tiny_model)
+
+    from framescope.eval.benchmarks import BENCHMARKS
+    from framescope.eval.score import COMPAT
+
+    p = sub.add_parser(
+        "score",
+        help="score predictions against a benchmark's official annotation files (offline)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score predictions with the official evaluation rules of a benchmark; prints a "
+        "table, writes JSON with the official metric names (percent) with --output.\n\n"
+        + "\n".join(
+            f"{b.name}:\n  --annotations: {b.annotation_help}\n  --predictions: {b.prediction_help}"
+            f"\n  --compat: {', '.join(b.compat) or '(none)'}"
+            for b in BENCHMARKS.values()
+        ),
+    )
+    p.add_argument(
+        "benchmark", choices=list(BENCHMARKS), metavar="BENCHMARK", help=", ".join(BENCHMARKS)
+    )
+    p.add_argument(
+        "--annotations",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="the benchmark's official annotation file(s) or folder, as distributed",
+    )
+    p.add_argument(
+        "--predictions",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="the official result/submission file(s) or framescope prediction JSON lines",
+    )
+    p.add_argument("--output", metavar="metrics.json", help="write the metrics as JSON here")
+    p.add_argument(
+        "--compat",
+        choices=COMPAT,
+        help="reproduce a re-implementation's numbers instead of the official script's",
+    )
+    p.set_defaults(func=cmd_score)
 
     return parser
 

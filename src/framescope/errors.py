@@ -33,3 +33,29 @@ class CorruptVideoError(VideoError):
 
 class SamplingError(FramescopeError, ValueError):
     """A sampling request is impossible: empty or reversed window, bad fps or frame count."""
+
+
+class ModelError(FramescopeError):
+    """A model, processor or checkpoint cannot be built, found or loaded as asked."""
+
+
+class EvalError(FramescopeError):
+    """An evaluation cannot be scored as asked (unknown benchmark, unsupported variant, no samples)."""
+
+
+class AnnotationError(EvalError, ValueError):
+    """A benchmark or prediction file is malformed; ``path`` and ``line`` (1-based) say where."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        where = f"{path}:{line}" if path and line else path
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.line = line
+
+
+class PredictionError(AnnotationError):
+    """A predictions file is malformed or does not cover the benchmark as its official script requires."""
+
+
+class MissingFileError(EvalError, FileNotFoundError):
+    """A file a benchmark needs is absent; the message says which file is expected where."""

@@ -47,14 +47,17 @@ def _scenes(world: tuple[Path, dict]) -> list[tuple[Path, Scene, dict]]:
 
 
 def _erode(mask: np.ndarray, steps: int = 2) -> np.ndarray:
-    """Drop the rim, where chroma subsampling mixes an object with the background."""
-    m = mask.copy()
+    """Drop the rim, where chroma subsampling mixes an object with the background (as far as a
+    thin shape, a small ring say, keeps some pixels)."""
+    m = mask
     for _ in range(steps):
         inner = m.copy()
         inner[1:] &= m[:-1]
         inner[:-1] &= m[1:]
         inner[:, 1:] &= m[:, :-1]
         inner[:, :-1] &= m[:, 1:]
+        if inner.sum() < 4:
+            break
         m = inner
     return m
 
@@ -191,7 +194,6 @@ def test_blinks_counted_at_the_annotated_density_not_at_1fps(world):
 
 
 def test_slow_moves_span_most_of_the_video_and_end_where_the_answer_says(world):
-    out, manifest = world
     for path, scene, video in _scenes(world):
         slow = [t for t in video["tasks"] if t["type"] == "Spatial Perception"]
         assert slow, "every video has a slow mover"
@@ -202,7 +204,7 @@ def test_slow_moves_span_most_of_the_video_and_end_where_the_answer_says(world):
             stop_x = [scene.stop_x(k) for k in range(4)]
             seen = _seen_x(last, scene, ev.object_id)
             where = int(np.argmin([abs(seen - x) for x in stop_x]))
-            assert task["options"][where] in task["options"][task["answer_index"]]
+            assert where == task["answer_index"]
             assert "slowly" in ev.description
 
 
@@ -234,7 +236,11 @@ def test_nextgqa_csv_and_grounding_match_the_manifest(world):
         reader = csv.DictReader(f)
         header = reader.fieldnames
         rows = list(reader)
-    assert header == "video_id,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4".split(",")
+    # the header of NExT-GQA's own test.csv
+    assert (
+        ",".join(header)
+        == "video_id,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4"
+    )
     gsub = json.loads((out / WORLD_FILES["nextgqa_grounding"]).read_text())
     tasks = _tasks(manifest, "grounded_qa")
     assert len(rows) == len(tasks) > 0
@@ -322,7 +328,7 @@ def test_cli_synth_end_to_end_and_overwrite(tmp_path, capsys):
     ]
     assert main(args) == 1
     assert "not empty" in capsys.readouterr().err
-    shrink = [*args[:-3], "1", *args[-2:]]  # --num-videos 1, same sizes
+    shrink = list(args)
     shrink[shrink.index("--num-videos") + 1] = "1"
     assert main([*shrink, "--force"]) == 0
     assert [p.name for p in (out / "videos").iterdir()] == ["synth_s3_0000.mp4"]

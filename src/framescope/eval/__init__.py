@@ -1,0 +1,1 @@
+"""Evaluation: metrics (``metrics``), answer parsing (``answers``), benchmarks and scoring."""

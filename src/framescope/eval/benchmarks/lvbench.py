@@ -1,0 +1,175 @@
+"""LVBench: extreme-long-video multiple-choice questions.
+
+Follows ``THUDM/LVBench`` ``lvbench/metrics/compute_accuracy.py`` and ``scripts/test_acc.py``:
+
+* Questions absent from the answers are *skipped* (not in any denominator).
+* An answer counts when it equals the gold letter exactly. Answers in the official answers file
+  are compared as given; framescope answers are first read with LVBench's ``polish_answer``
+  (:func:`~framescope.eval.answers.lvbench_choice`); a failed sample or unreadable answer is wrong.
+* Categories are multi-label: a question counts once in each of its ``question_type`` entries;
+  ``Overall`` counts each question once. Names follow ``test_acc.py``'s leaderboard map: ``KIR``,
+  ``EU``, ``Sum``, ``ER``, ``Rea``, ``TG``, ``Overall``.
+
+Files: ``video_info.meta.jsonl`` (one video per line with ``qa: [{uid, question, answer,
+question_type: […]}]``). Ids are the ``uid`` values. Predictions: the official answers JSON
+``{"<uid>": "A"}`` or framescope prediction JSON lines.
+
+``--compat lmms-eval`` (``lmms_eval/tasks/lvbench/utils.py``): the first capital A–D after
+Video-MME's prefix removal, an unreadable answer wrong, every question required, ``Overall`` only.
+``--compat videomind``: ``check_ans`` reading, unreadable answers wrong, skipped questions as in
+the official script, the same multi-label categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from framescope.errors import AnnotationError, PredictionError
+from framescope.eval.answers import lvbench_choice, videomind_choice, videomme_choice
+from framescope.eval.benchmarks.base import (
+    Result,
+    answer_text,
+    check_coverage,
+    extra_note,
+    pct,
+    require_compat,
+    single_prediction_file,
+)
+from framescope.eval.files import (
+    expect_file,
+    is_framescope_jsonl,
+    line_of,
+    read_json,
+    read_jsonl,
+    read_predictions,
+    read_text,
+)
+from framescope.eval.metrics import mean
+from framescope.types import Prediction
+
+NAME_MAP = {
+    "key information retrieval": "KIR",
+    "event understanding": "EU",
+    "summarization": "Sum",
+    "entity recognition": "ER",
+    "reasoning": "Rea",
+    "temporal grounding": "TG",
+}
+
+
+@dataclass(frozen=True)
+class LVSample:
+    id: str
+    answer: str
+    categories: tuple[str, ...]
+    num_options: int
+
+
+def load_lvbench(path: Path) -> list[LVSample]:
+    samples = []
+    for line, video in read_jsonl(path):
+        if not isinstance(video, dict) or not isinstance(video.get("qa"), list):
+            raise AnnotationError("expected a video object with a 'qa' list", str(path), line)
+        for qa in video["qa"]:
+            if not isinstance(qa, dict) or not {"uid", "answer", "question_type"} <= set(qa):
+                raise AnnotationError(
+                    "each qa needs 'uid', 'answer' and 'question_type'", str(path), line
+                )
+            types = qa["question_type"]
+            types = [types] if isinstance(types, str) else list(types)
+            options = str(qa.get("question", "")).count("\n(")
+            samples.append(
+                LVSample(str(qa["uid"]), str(qa["answer"]), tuple(map(str, types)), options or 4)
+            )
+    if not samples:
+        raise AnnotationError("no questions in the file", str(path))
+    return samples
+
+
+def read_answers(path: Path) -> dict[str, str]:
+    data = read_json(path, PredictionError)
+    if not isinstance(data, dict):
+        raise PredictionError('expected a JSON object {"<uid>": "A", …}', str(path), 1)
+    text = read_text(path)
+    for uid, answer in data.items():
+        if not isinstance(answer, str):
+            raise PredictionError(
+                f"answer of {uid} must be a string", str(path), line_of(text, f'"{uid}"')
+            )
+    return {str(k): v for k, v in data.items()}
+
+
+def _correct(compat: str | None, value: Prediction | str, s: LVSample) -> bool:
+    if isinstance(value, str):  # the official answers file: compared as given
+        return value == s.answer
+    text = answer_text(value)
+    if text is None:
+        return False
+    if compat == "lmms-eval":
+        read = videomme_choice(text)
+    elif compat == "videomind":
+        read = videomind_choice(text, s.num_options)
+    else:
+        read = lvbench_choice(text)
+    return read.valid and read.letter == s.answer
+
+
+@dataclass(frozen=True)
+class LVBench:
+    name: str = "lvbench"
+    title: str = "LVBench"
+    annotation_help: str = "LVBench's video_info.meta.jsonl"
+    prediction_help: str = (
+        'the official answers JSON {"<uid>": "A"} or framescope prediction JSON lines'
+    )
+    compat: tuple[str, ...] = ("lmms-eval", "videomind")
+
+    def load(self, paths: Sequence[Path]) -> list[LVSample]:
+        return load_lvbench(
+            expect_file(paths, ("video_info.meta.jsonl",), self.name, self.annotation_help)
+        )
+
+    def read_predictions(
+        self, paths: Sequence[Path], data: list[LVSample]
+    ) -> tuple[dict[str, Prediction] | dict[str, str], list[str]]:
+        path = single_prediction_file(paths, self.name)
+        if is_framescope_jsonl(path):
+            return read_predictions(path)
+        return read_answers(path), []
+
+    def score(
+        self,
+        data: list[LVSample],
+        predictions: tuple[dict[str, Prediction] | dict[str, str], list[str]],
+        compat: str | None = None,
+    ) -> Result:
+        require_compat(self, compat)
+        preds, notes = predictions
+        ids = [s.id for s in data]
+        if compat == "lmms-eval":
+            notes = [
+                *notes,
+                *check_coverage(ids, preds, self.name, "lmms-eval scores every question"),
+            ]
+        else:
+            notes = [*notes, *extra_note(ids, preds)]
+        scored = [(s, _correct(compat, preds[s.id], s)) for s in data if s.id in preds]
+        if len(scored) < len(data):
+            notes.append(
+                f"{len(data) - len(scored)} questions without an answer skipped (official)"
+            )
+        if not scored:
+            raise PredictionError("lvbench: no answer matches an annotated question")
+        metrics = {"Overall": pct(mean(ok for _, ok in scored))}
+        if compat != "lmms-eval":
+            groups: dict[str, list[bool]] = {}
+            for s, ok in scored:
+                for c in s.categories:
+                    groups.setdefault(NAME_MAP.get(c, c), []).append(ok)
+            metrics.update({c: pct(mean(v)) for c, v in groups.items()})
+        return Result(self.name, self.title, metrics, {}, {"questions": len(scored)}, notes, compat)
+
+
+LVBENCH = LVBench()

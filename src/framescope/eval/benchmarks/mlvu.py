@@ -1,0 +1,219 @@
+"""MLVU: multiple-choice tasks on long videos.
+
+Follows ``JUNJIE99/MLVU``: ``videochat2/choice_bench.py`` (dev: per-task accuracy, ``check_ans``)
+and ``Evaluation_Test/test_bench.py`` (the test submission format):
+
+* The answer is the stripped text before the first ``)`` (the official prompt ends with
+  ``Best option:(``), compared verbatim to the gold letter
+  (:func:`~framescope.eval.answers.mlvu_choice`). An unreadable answer or a failed sample is
+  wrong and stays in the denominator; the gold letter is the position of ``answer`` among
+  ``candidates`` (a gold answer that is none of them can never be matched, as in the script —
+  such questions are counted in a note).
+* Per-task accuracy; ``M-Avg`` is the unweighted mean over the task types present (the number the
+  MLVU paper and leaderboard report); ``Avg`` is the micro average ``choice_bench.py`` prints.
+
+Files: the dev annotation JSON files (``json/1_plotQA.json`` … ``7_topic_reasoning.json``: lists of
+``{video, duration, question, candidates, answer, question_type}``; pass the folder or the files)
+or a test question file with ``question_id``. Generation tasks (sub-scene captioning, summary) are
+skipped. Ids: ``question_id`` when given, else ``<question_type>_<i>`` with ``i`` the index of the
+question within its file.
+
+Predictions: the official result list ``[{question_id, question_type, option}]`` or framescope
+prediction JSON lines.
+
+``--compat lmms-eval`` (``lmms_eval/tasks/mlvu/utils.py``): the character before the first ``)``
+(else the whole text); ``M-Avg`` over lmms-eval's fixed task list (dev: 7 tasks, test: 9 — a task
+with no questions counts 0). ``--compat videomind``: ``check_ans`` reading; ``Acc`` = micro
+average plus per-task accuracy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from framescope.errors import AnnotationError, EvalError, MissingFileError, PredictionError
+from framescope.eval.answers import lmms_mlvu_choice, mlvu_choice, videomind_choice
+from framescope.eval.benchmarks.base import (
+    Records,
+    Result,
+    answer_text,
+    check_coverage,
+    pct,
+    require_compat,
+    single_prediction_file,
+)
+from framescope.eval.files import (
+    is_framescope_jsonl,
+    read_json,
+    read_json_records,
+    read_predictions,
+    read_text,
+)
+from framescope.eval.metrics import mean
+from framescope.types import Prediction
+
+GENERATION_TASKS = {"subPlot", "sub_scene", "summary", "sub_plot", "SSC", "VS"}
+LMMS_DEV_TASKS = ("anomaly_reco", "count", "ego", "needle", "order", "plotQA", "topic_reasoning")
+LMMS_TEST_TASKS = (
+    "anomaly_reco",
+    "count",
+    "ego",
+    "needleQA",
+    "order",
+    "plotQA",
+    "sportsQA",
+    "topic_reasoning",
+    "tutorialQA",
+)
+
+
+@dataclass(frozen=True)
+class MLVUSample:
+    id: str
+    task: str
+    answer: str | None  # gold letter; None when the gold answer is none of the candidates
+    num_options: int
+
+
+def _task_from_name(path: Path) -> str:
+    return re.sub(r"^\d+_", "", path.stem)
+
+
+def load_mlvu_file(path: Path) -> list[MLVUSample]:
+    text = read_text(path)
+    if not text.lstrip().startswith("["):
+        raise AnnotationError("expected a JSON list of questions", str(path), 1)
+    samples: list[MLVUSample] = []
+    counters: dict[str, int] = {}
+    for line, item in read_json_records(path):
+        if not isinstance(item, dict):
+            raise AnnotationError("expected a question object", str(path), line)
+        task = str(item.get("question_type") or _task_from_name(path))
+        if task in GENERATION_TASKS:
+            continue
+        candidates = item.get("candidates")
+        if not isinstance(candidates, list) or not candidates:
+            raise AnnotationError("expected a non-empty 'candidates' list", str(path), line)
+        index = counters.get(task, 0)
+        counters[task] = index + 1
+        answer = item.get("answer")
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(candidates)]
+        if answer in candidates:
+            gold = letters[candidates.index(answer)]
+        elif isinstance(answer, str) and len(answer) == 1 and answer in letters:
+            gold = answer
+        else:
+            gold = None
+        ident = str(item["question_id"]) if "question_id" in item else f"{task}_{index}"
+        samples.append(MLVUSample(ident, task, gold, len(candidates)))
+    return samples
+
+
+def read_results(path: Path) -> dict[str, Prediction]:
+    data = read_json(path, PredictionError)
+    if not isinstance(data, list):
+        raise PredictionError(
+            "expected a JSON list of {question_id, question_type, option}", str(path), 1
+        )
+    out = {}
+    for i, r in enumerate(data):
+        if not isinstance(r, dict) or "question_id" not in r or "option" not in r:
+            raise PredictionError(f"result {i}: needs 'question_id' and 'option'", str(path))
+        out[str(r["question_id"])] = Prediction(str(r["question_id"]), answer=str(r["option"]))
+    return out
+
+
+def _read(compat: str | None, text: str | None, s: MLVUSample) -> bool:
+    if text is None or s.answer is None:
+        return False
+    if compat == "videomind":
+        read = videomind_choice(text, s.num_options)
+    elif compat == "lmms-eval":
+        read = lmms_mlvu_choice(text)
+    else:
+        read = mlvu_choice(text)
+    return read.valid and read.letter == s.answer
+
+
+@dataclass(frozen=True)
+class MLVU:
+    name: str = "mlvu"
+    title: str = "MLVU"
+    annotation_help: str = (
+        "MLVU's json/ folder (1_plotQA.json … 7_topic_reasoning.json) or question files"
+    )
+    prediction_help: str = "the official result list [{question_id, question_type, option}] or framescope prediction JSON lines"
+    compat: tuple[str, ...] = ("lmms-eval", "videomind")
+
+    def load(self, paths: Sequence[Path]) -> list[MLVUSample]:
+        files = []
+        for p in paths:
+            if not p.exists():
+                raise MissingFileError(
+                    f"{self.name}: {p} does not exist (expected {self.annotation_help})"
+                )
+            files += sorted(p.glob("*.json")) if p.is_dir() else [p]
+        if not files:
+            raise MissingFileError(
+                f"{self.name}: expected {self.annotation_help}; no .json file in {', '.join(map(str, paths)) or '(nothing given)'}"
+            )
+        samples = [s for f in files for s in load_mlvu_file(f)]
+        if not samples:
+            raise AnnotationError(
+                f"{self.name}: no multiple-choice questions in {', '.join(map(str, files))}"
+            )
+        seen = set()
+        for s in samples:
+            if s.id in seen:
+                raise AnnotationError(
+                    f"{self.name}: question id {s.id} appears twice (pass each task file once)"
+                )
+            seen.add(s.id)
+        return samples
+
+    def read_predictions(self, paths: Sequence[Path], data: list[MLVUSample]) -> Records:
+        path = single_prediction_file(paths, self.name)
+        if is_framescope_jsonl(path):
+            return read_predictions(path)
+        return read_results(path), []
+
+    def score(
+        self, data: list[MLVUSample], predictions: Records, compat: str | None = None
+    ) -> Result:
+        require_compat(self, compat)
+        preds, notes = predictions
+        notes = [
+            *notes,
+            *check_coverage((s.id for s in data), preds, self.name, "every question is scored"),
+        ]
+        by_task: dict[str, list[bool]] = {}
+        for s in data:
+            by_task.setdefault(s.task, []).append(_read(compat, answer_text(preds[s.id]), s))
+        per_task = {t: pct(mean(v)) for t, v in by_task.items()}
+        everything = [o for v in by_task.values() for o in v]
+        if compat == "lmms-eval":
+            fixed = next(
+                (tl for tl in (LMMS_DEV_TASKS, LMMS_TEST_TASKS) if set(by_task) <= set(tl)), None
+            )
+            if fixed is None:
+                raise EvalError(
+                    f"mlvu: lmms-eval knows only the task types {LMMS_DEV_TASKS} / {LMMS_TEST_TASKS}"
+                )
+            metrics = {"M-Avg": mean(per_task.get(t, 0.0) for t in fixed)}
+        elif compat == "videomind":
+            metrics = {"Acc": pct(mean(everything))}
+        else:
+            metrics = {"M-Avg": mean(per_task.values()), "Avg": pct(mean(everything))}
+        metrics.update(per_task)
+        unmatched = sum(s.answer is None for s in data)
+        if unmatched:
+            notes.append(
+                f"{unmatched} questions whose gold answer is none of the candidates count as wrong"
+            )
+        return Result(self.name, self.title, metrics, {}, {"questions": len(data)}, notes, compat)
+
+
+MLVU_BENCH = MLVU()

@@ -1,0 +1,266 @@
+"""Moment retrieval: Charades-STA and ActivityNet-Captions.
+
+Official semantics — the R@k / mIoU evaluation shared by 2D-TAN (``lib/core/eval.py``), VSLNet
+(``util/runner_utils.py: calculate_iou``) and moment-detr (``standalone_eval/eval.py``):
+
+* IoU in seconds with the hull union (:func:`~framescope.eval.metrics.temporal_iou`), the max over
+  the query's GT windows; no clipping to the video; a reversed or zero-length window scores 0.
+* ``R{k}@{t}``: share of queries whose best IoU among the first ``k`` predicted windows *in list
+  order* is ``>= t`` (k = 1, 5; t = 0.3, 0.5, 0.7). ``mIoU``: mean IoU of the first window.
+* Every query needs a prediction record; a failed sample or an unparseable response has no window
+  and scores IoU 0 (in the denominator).
+
+Files: Charades-STA ``charades_sta_test.txt`` lines ``<video_id> <start> <end>##<sentence>``;
+sample ids ``<video_id>#<k>`` with ``k`` the 0-based index of the query line in the file.
+ActivityNet-Captions ``val_1.json`` / ``val_2.json`` (``{video_id: {duration, timestamps,
+sentences}}``); sample ids ``<video_id>#<j>`` with ``j`` the sentence index.
+
+``--compat lmms-eval`` (``lmms_eval/tasks/charades_sta/eval_tvg.py``): the raw response is read
+with lmms-eval's ``extract_time`` (reversed pairs swapped, first pair only; recorded windows are
+used when there is no response, the first one swapped if reversed), an unreadable answer scores 0,
+queries are de-duplicated on (video, sentence, GT window) as its result dict does (the last one
+counts), and only ``R1@0.3/0.5/0.7`` and ``mIoU`` are reported.
+
+``--compat videomind`` (``videomind/eval/eval_auto.py``): IoU with the area union (nncore; float64
+here, float32 there), ``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU``; samples without any predicted window
+are left out of the denominators instead of scoring 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from framescope.errors import AnnotationError
+from framescope.eval.answers import lmms_eval_spans
+from framescope.eval.benchmarks.base import (
+    Records,
+    Result,
+    check_coverage,
+    extra_note,
+    pct,
+    predicted_windows,
+    require_compat,
+    single_prediction_file,
+)
+from framescope.eval.files import expect_file, key_lines, read_json, read_predictions, read_text
+from framescope.eval.metrics import (
+    best_iou_at_k,
+    fraction_at_least,
+    mean,
+    temporal_iou,
+    temporal_iou_area,
+)
+from framescope.types import Prediction, Window
+
+THRESHOLDS = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class MomentSample:
+    id: str
+    video: str
+    query: str
+    windows: tuple[Window, ...]  # GT, seconds, as annotated
+    duration: float | None = None
+
+
+def _number(text: str, what: str, path: Path, line: int | None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise AnnotationError(f"{what} is not a number: {text!r}", str(path), line) from None
+    if not math.isfinite(value):
+        raise AnnotationError(f"{what} is not finite: {text!r}", str(path), line)
+    return value
+
+
+def load_charades(path: Path) -> list[MomentSample]:
+    """Charades-STA's ``<video_id> <start> <end>##<sentence>`` lines."""
+    samples: list[MomentSample] = []
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        head, sep, sentence = line.partition("##")
+        fields = head.split()
+        if not sep or len(fields) != 3:
+            raise AnnotationError(
+                "expected '<video_id> <start> <end>##<sentence>'", str(path), lineno
+            )
+        start = _number(fields[1], "start", path, lineno)
+        end = _number(fields[2], "end", path, lineno)
+        samples.append(
+            MomentSample(
+                f"{fields[0]}#{len(samples)}", fields[0], sentence.strip(), (Window(start, end),)
+            )
+        )
+    if not samples:
+        raise AnnotationError("no queries in the file", str(path))
+    return samples
+
+
+def load_activitynet(path: Path) -> list[MomentSample]:
+    """ActivityNet-Captions' ``{video_id: {duration, timestamps, sentences}}``."""
+    data = read_json(path)
+    lines = key_lines(read_text(path))
+    if not isinstance(data, dict):
+        raise AnnotationError("expected a JSON object keyed by video id", str(path), 1)
+    samples = []
+    for vid, entry in data.items():
+        line = lines.get(vid)
+        if not isinstance(entry, dict) or not {"timestamps", "sentences"} <= set(entry):
+            raise AnnotationError(f"{vid}: expected 'timestamps' and 'sentences'", str(path), line)
+        stamps, sentences = entry["timestamps"], entry["sentences"]
+        if (
+            not isinstance(stamps, list)
+            or not isinstance(sentences, list)
+            or len(stamps) != len(sentences)
+        ):
+            raise AnnotationError(
+                f"{vid}: 'timestamps' and 'sentences' must be lists of equal length",
+                str(path),
+                line,
+            )
+        duration = entry.get("duration")
+        for j, (stamp, sentence) in enumerate(zip(stamps, sentences)):
+            if not isinstance(stamp, list) or len(stamp) != 2:
+                raise AnnotationError(f"{vid}: timestamp {j} is not [start, end]", str(path), line)
+            start = _number(str(stamp[0]), f"{vid} timestamp {j} start", path, line)
+            end = _number(str(stamp[1]), f"{vid} timestamp {j} end", path, line)
+            samples.append(
+                MomentSample(
+                    f"{vid}#{j}",
+                    vid,
+                    str(sentence).strip(),
+                    (Window(start, end),),
+                    float(duration) if isinstance(duration, (int, float)) else None,
+                )
+            )
+    if not samples:
+        raise AnnotationError("no queries in the file", str(path))
+    return samples
+
+
+def score_moments(
+    samples: Sequence[MomentSample],
+    preds: Mapping[str, Prediction],
+    compat: str | None,
+    name: str,
+) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    """Metrics, counts and notes for ranked-window predictions (see the module docstring)."""
+    if compat == "lmms-eval":
+        return _score_lmms_eval(samples, preds, name)
+    if compat == "videomind":
+        return _score_videomind(samples, preds)
+    notes = check_coverage(
+        (s.id for s in samples),
+        preds,
+        name,
+        "every query needs a record (a failed one counts as IoU 0)",
+    )
+    best: dict[int, list[float]] = {1: [], 5: []}
+    empty = 0
+    for s in samples:
+        windows = predicted_windows(preds[s.id])
+        empty += not windows
+        for k in best:
+            best[k].append(best_iou_at_k(windows, s.windows, k))
+    metrics = {f"R{k}@{t}": pct(fraction_at_least(best[k], t)) for k in best for t in THRESHOLDS}
+    metrics["mIoU"] = pct(mean(best[1]))
+    return metrics, {"queries": len(samples), "no_window": empty}, notes
+
+
+def _lmms_eval_window(pred: Prediction) -> Window | None:
+    if pred.error is not None:
+        return None
+    if pred.response is not None:
+        return lmms_eval_spans(pred.response).window
+    if pred.windows:
+        w = pred.windows[0]
+        return w if w.end > w.start else Window(w.end, w.start)
+    return None
+
+
+def _score_lmms_eval(
+    samples: Sequence[MomentSample], preds: Mapping[str, Prediction], name: str
+) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    notes = check_coverage((s.id for s in samples), preds, name, "lmms-eval scores every query")
+    by_key: dict[tuple[str, str, tuple[Window, ...]], float] = {}
+    empty = 0
+    for s in samples:
+        window = _lmms_eval_window(preds[s.id])
+        empty += window is None
+        by_key[(s.video, s.query, s.windows)] = (
+            temporal_iou(window, s.windows[0]) if window else 0.0
+        )
+    ious = list(by_key.values())
+    metrics = {f"R1@{t}": pct(fraction_at_least(ious, t)) for t in THRESHOLDS}
+    metrics["mIoU"] = pct(mean(ious))
+    if len(ious) < len(samples):
+        notes.append(f"{len(samples) - len(ious)} duplicate queries merged, as lmms-eval does")
+    return metrics, {"queries": len(ious), "no_window": empty}, notes
+
+
+def _score_videomind(
+    samples: Sequence[MomentSample], preds: Mapping[str, Prediction]
+) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    rows = [(s, predicted_windows(preds.get(s.id))) for s in samples]
+    rows = [(s, w) for s, w in rows if w]
+    notes = extra_note((s.id for s in samples), preds)
+    if len(rows) < len(samples):
+        notes.append(f"{len(samples) - len(rows)} queries without a predicted window left out")
+    if not rows:
+        return {}, {"queries": 0}, [*notes, "no query has a predicted window"]
+    metrics = {}
+    for k in (1, 3, 5):
+        best = [best_iou_at_k(w, s.windows, k, temporal_iou_area) for s, w in rows]
+        metrics.update({f"R{k}@{t}": pct(fraction_at_least(best, t)) for t in THRESHOLDS})
+    metrics["mIoU"] = pct(mean(best_iou_at_k(w, s.windows, 1, temporal_iou_area) for s, w in rows))
+    return metrics, {"queries": len(rows), "left_out": len(samples) - len(rows)}, notes
+
+
+@dataclass(frozen=True)
+class MomentRetrieval:
+    """A moment-retrieval benchmark; ``load_file`` reads its annotation format."""
+
+    name: str
+    title: str
+    file_names: tuple[str, ...]
+    annotation_help: str
+    load_file: Callable[[Path], list[MomentSample]]
+    prediction_help: str = "framescope prediction JSON lines (ranked 'windows' or a 'response')"
+    compat: tuple[str, ...] = ("lmms-eval", "videomind")
+
+    def load(self, paths: Sequence[Path]) -> list[MomentSample]:
+        path = expect_file(paths, self.file_names, self.name, self.annotation_help)
+        return self.load_file(path)
+
+    def read_predictions(self, paths: Sequence[Path], data: list[MomentSample]) -> Records:
+        return read_predictions(single_prediction_file(paths, self.name))
+
+    def score(
+        self, data: list[MomentSample], predictions: Records, compat: str | None = None
+    ) -> Result:
+        require_compat(self, compat)
+        preds, read_notes = predictions
+        metrics, counts, notes = score_moments(data, preds, compat, self.name)
+        return Result(self.name, self.title, metrics, {}, counts, [*read_notes, *notes], compat)
+
+
+CHARADES_STA = MomentRetrieval(
+    name="charades_sta",
+    title="Charades-STA",
+    file_names=("charades_sta_test.txt",),
+    annotation_help="the Charades-STA query file, lines '<video_id> <start> <end>##<sentence>'",
+    load_file=load_charades,
+)
+
+ACTIVITYNET = MomentRetrieval(
+    name="activitynet",
+    title="ActivityNet-Captions (moment retrieval)",
+    file_names=("val_2.json", "val_1.json"),
+    annotation_help="an ActivityNet-Captions caption file, {video_id: {duration, timestamps, sentences}}",
+    load_file=load_activitynet,
+)

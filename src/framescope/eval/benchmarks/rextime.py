@@ -1,0 +1,273 @@
+"""ReXTime: reasoning across time — moment grounding plus multiple-choice answers.
+
+Follows ``ReXTime/ReXTime`` ``evaluation/rextime_eval.py`` (+ ``utils.py``), moment-detr's code:
+
+* The first *listed* window against the GT window it overlaps most (area IoU, first on ties),
+  hull IoU. ``MR-full-mIoU``: mean IoU; ``MR-R1`` at 0.3:0.05:0.95 (``>=``), brief
+  ``MR-full-R1@0.3`` and ``MR-full-R1@0.5``.
+* ``VQA``: answer letter equal to the GT letter (exact string); ``VQA,mIoU@{0.3,0.5,0.7}``: answer
+  right AND IoU ``>=`` t (brief: ``VQA,mIoU@0.5``). Which block is reported follows the
+  submission: windows only, answers only, or both.
+* The official script asserts that submission and GT qids match (missing ones are an error) and
+  reports ``VQA`` as a fraction; here every number is a percentage. A query without a window
+  (a failed sample; the official script would crash) scores IoU 0; an unreadable answer is wrong.
+
+Files: ``rextime_val.jsonl`` (``{qid, query, duration, vid, relevant_windows, ans}``; the test
+split's GT is hidden behind the leaderboard). Ids are the qids. Predictions: the official
+submission lines ``{qid, pred_relevant_windows, ans}`` or framescope prediction JSON lines (answer
+letters read with :func:`~framescope.eval.answers.choice`).
+
+``--compat videomind`` (``videomind/eval/eval_auto.py``): area IoU with the max over GT windows,
+``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU`` over samples with a window; ``Acc`` and
+``Acc (IoU >= 0.5)`` over all answered samples, letters read by ``check_ans``. There is no
+lmms-eval ReXTime task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from framescope.errors import AnnotationError, PredictionError
+from framescope.eval.answers import choice, videomind_choice
+from framescope.eval.benchmarks.base import (
+    Result,
+    answer_text,
+    check_coverage,
+    pct,
+    predicted_windows,
+    require_compat,
+    single_prediction_file,
+)
+from framescope.eval.files import (
+    expect_file,
+    is_framescope_jsonl,
+    read_json_records,
+    read_jsonl,
+    read_predictions,
+)
+from framescope.eval.metrics import (
+    best_iou_at_k,
+    fraction_at_least,
+    mean,
+    temporal_iou,
+    temporal_iou_area,
+)
+from framescope.types import Prediction, Window
+
+R1_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+GQA_THRESHOLDS = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class ReXSample:
+    id: str
+    windows: tuple[Window, ...]
+    answer: str
+    duration: float | None
+
+
+def load_rextime(path: Path) -> list[ReXSample]:
+    samples = []
+    for line, obj in read_json_records(path):
+        if not isinstance(obj, dict) or not {"qid", "relevant_windows", "ans"} <= set(obj):
+            raise AnnotationError(
+                "expected an object with 'qid', 'relevant_windows' and 'ans'", str(path), line
+            )
+        wins = obj["relevant_windows"]
+        if (
+            not isinstance(wins, list)
+            or not wins
+            or not all(
+                isinstance(w, list)
+                and len(w) >= 2
+                and all(isinstance(x, (int, float)) for x in w[:2])
+                for w in wins
+            )
+        ):
+            raise AnnotationError(
+                "'relevant_windows' must be a non-empty list of [start, end]", str(path), line
+            )
+        duration = obj.get("duration")
+        samples.append(
+            ReXSample(
+                str(obj["qid"]),
+                tuple(Window(float(w[0]), float(w[1])) for w in wins),
+                str(obj["ans"]),
+                float(duration) if isinstance(duration, (int, float)) else None,
+            )
+        )
+    if not samples:
+        raise AnnotationError("no queries in the file", str(path))
+    return samples
+
+
+@dataclass(frozen=True)
+class ReXPredictions:
+    windows: dict[str, list[Window]] | None
+    answers: dict[str, str | None] | None
+
+
+def read_submission(path: Path) -> ReXPredictions:
+    rows = read_jsonl(path, PredictionError)
+    if not rows:
+        raise PredictionError("empty submission", str(path))
+    first = rows[0][1]
+    has_windows = isinstance(first, dict) and "pred_relevant_windows" in first
+    has_answers = isinstance(first, dict) and "ans" in first
+    windows: dict[str, list[Window]] = {}
+    answers: dict[str, str | None] = {}
+    for line, obj in rows:
+        if not isinstance(obj, dict) or "qid" not in obj:
+            raise PredictionError("expected an object with 'qid'", str(path), line)
+        qid = str(obj["qid"])
+        if has_windows:
+            try:
+                windows[qid] = [
+                    Window(float(w[0]), float(w[1])) for w in obj["pred_relevant_windows"]
+                ]
+            except (KeyError, TypeError, ValueError, IndexError):
+                raise PredictionError(
+                    "'pred_relevant_windows' must be [[start, end, …], …]", str(path), line
+                ) from None
+        if has_answers:
+            answers[qid] = None if obj.get("ans") is None else str(obj["ans"])
+    return ReXPredictions(windows if has_windows else None, answers if has_answers else None)
+
+
+def _from_framescope(records: dict[str, Prediction], videomind: bool) -> ReXPredictions:
+    windows = {k: predicted_windows(p) for k, p in records.items()}
+    answers: dict[str, str | None] = {}
+    for k, p in records.items():
+        text = answer_text(p)
+        read = (
+            (videomind_choice(text, 4) if videomind else choice(text, "ABCD"))
+            if text is not None
+            else None
+        )
+        answers[k] = read.letter if read is not None and read.valid else None
+    has_windows = any(windows.values())
+    has_answers = any(p.answer is not None or p.response is not None for p in records.values())
+    return ReXPredictions(windows if has_windows else None, answers if has_answers else None)
+
+
+def _first_window_iou(windows: Sequence[Window], gts: Sequence[Window]) -> float:
+    if not windows:
+        return 0.0
+    areas = [temporal_iou_area(windows[0], g) for g in gts]
+    return temporal_iou(windows[0], gts[areas.index(max(areas))])
+
+
+Scored = tuple[dict[str, float], dict[str, Any], dict[str, int]]
+
+
+def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
+    metrics: dict[str, float] = {}
+    breakdowns: dict[str, Any] = {}
+    correct: dict[str, bool] = {}
+    if preds.answers is not None:
+        correct = {s.id: preds.answers.get(s.id) == s.answer for s in samples}
+        metrics["VQA"] = pct(mean(correct.values()))
+    if preds.windows is not None:
+        ious = [_first_window_iou(preds.windows.get(s.id, []), s.windows) for s in samples]
+        r1 = {str(t): pct(fraction_at_least(ious, t)) for t in R1_THRESHOLDS}
+        block: dict[str, Any] = {"MR-mIoU": pct(mean(ious)), "MR-R1": r1}
+        brief = {
+            "MR-full-mIoU": block["MR-mIoU"],
+            "MR-full-R1@0.3": r1["0.3"],
+            "MR-full-R1@0.5": r1["0.5"],
+        }
+        if preds.answers is not None:
+            gqa = {
+                f"VQA,mIoU@{t}": pct(
+                    mean(iou >= t and correct[s.id] for iou, s in zip(ious, samples))
+                )
+                for t in GQA_THRESHOLDS
+            }
+            block["VQA,mIoU"] = gqa
+            brief["VQA,mIoU@0.5"] = gqa["VQA,mIoU@0.5"]
+        metrics.update(sorted(brief.items()))
+        breakdowns["full"] = block
+    counts = {"queries": len(samples)}
+    if preds.windows is not None:
+        counts["no_window"] = sum(not preds.windows.get(s.id) for s in samples)
+    return metrics, breakdowns, counts
+
+
+def _videomind(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
+    metrics: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    top1: dict[str, float] = {}
+    if preds.windows is not None:
+        rows = [(s, preds.windows[s.id]) for s in samples if preds.windows.get(s.id)]
+        for k in (1, 3, 5):
+            best = [best_iou_at_k(w, s.windows, k, temporal_iou_area) for s, w in rows]
+            metrics.update(
+                {f"R{k}@{t}": pct(fraction_at_least(best, t)) for t in GQA_THRESHOLDS}
+                if rows
+                else {}
+            )
+        top1 = {s.id: best_iou_at_k(w, s.windows, 1, temporal_iou_area) for s, w in rows}
+        if rows:
+            metrics["mIoU"] = pct(mean(top1.values()))
+        counts["grounded"] = len(rows)
+    if preds.answers is not None:
+        answered = [s for s in samples if s.id in preds.answers]
+        ok = [preds.answers[s.id] == s.answer for s in answered]
+        metrics["Acc"] = pct(mean(ok))
+        metrics["Acc (IoU >= 0.5)"] = pct(
+            mean(o and top1.get(s.id, 0.0) >= 0.5 for o, s in zip(ok, answered))
+        )
+        counts["answered"] = len(answered)
+    return metrics, {}, counts
+
+
+@dataclass(frozen=True)
+class ReXTime:
+    name: str = "rextime"
+    title: str = "ReXTime"
+    annotation_help: str = "ReXTime's data/rextime_val.jsonl"
+    prediction_help: str = "official submission JSON lines {qid, pred_relevant_windows, ans}, or framescope prediction JSON lines"
+    compat: tuple[str, ...] = ("videomind",)
+
+    def load(self, paths: Sequence[Path]) -> list[ReXSample]:
+        return load_rextime(
+            expect_file(
+                paths, ("rextime_val.jsonl", "rextime_test.jsonl"), self.name, self.annotation_help
+            )
+        )
+
+    def read_predictions(
+        self, paths: Sequence[Path], data: list[ReXSample]
+    ) -> tuple[dict[str, Prediction] | ReXPredictions, list[str]]:
+        path = single_prediction_file(paths, self.name)
+        if is_framescope_jsonl(path):
+            return read_predictions(path)
+        return read_submission(path), []
+
+    def score(
+        self,
+        data: list[ReXSample],
+        predictions: tuple[dict[str, Prediction] | ReXPredictions, list[str]],
+        compat: str | None = None,
+    ) -> Result:
+        require_compat(self, compat)
+        preds, notes = predictions
+        if isinstance(preds, dict):
+            present: Mapping[str, object] = preds
+            preds = _from_framescope(preds, compat == "videomind")
+        else:
+            present = preds.windows if preds.windows is not None else preds.answers or {}
+        if compat != "videomind":
+            why = "submission and GT qids must match (the official script asserts it)"
+            notes = [*notes, *check_coverage((s.id for s in data), present, self.name, why)]
+        if preds.windows is None and preds.answers is None:
+            raise PredictionError("rextime: the predictions hold neither windows nor answers")
+        scorer = _videomind if compat == "videomind" else _official
+        metrics, breakdowns, counts = scorer(data, preds)
+        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+
+REXTIME = ReXTime()

@@ -1,0 +1,230 @@
+"""Video-MME: multiple-choice questions on short, medium and long videos.
+
+Follows ``BradyFU/Video-MME`` ``evaluation/eval_your_results.py``:
+
+* The answer letter is read by its ``extract_characters_regex``
+  (:func:`~framescope.eval.answers.videomme_choice`): answer prefixes removed, then the first
+  capital A–D anywhere in the text.
+* An answer with no A–D is *left out of the denominator* ("answered" counts only extracted
+  letters); a failed sample counts the same way. Accuracy = correct / answered.
+* Reported: ``Overall``; per duration ``short`` / ``medium`` / ``long``; the tables
+  ``Video Categories`` (domain), ``Video Sub Categories`` and ``Task Categories``, over the whole
+  set and per duration (a group with nothing answered shows 0, as the script prints it).
+* The script asserts complete results per duration: every question needs a prediction.
+
+Files: the Video-MME questions as JSON or JSON lines — the Hugging Face dataset rows
+(``video_id, duration, domain, sub_category, videoID, question_id, task_type, question, options,
+answer``) or the nested per-video layout of the official results file (``questions: […]``).
+The Hugging Face release is parquet; reading parquet needs ``pyarrow``, which framescope does not
+depend on — export it to JSON first. Ids are the ``question_id`` values.
+
+Predictions: the official results JSON (the nested per-video list with a ``response`` per
+question — it also holds the answers, so it can be passed as ``--annotations`` too) or framescope
+prediction JSON lines.
+
+``--compat lmms-eval`` (``lmms_eval/tasks/videomme/utils.py``): the same reading, but an
+unreadable answer counts as wrong (in the denominator) and letters compare case-insensitively.
+``--compat videomind``: VideoMind's ``check_ans`` reading; an unreadable answer counts as wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from framescope.errors import AnnotationError, PredictionError
+from framescope.eval.answers import INVALID, videomind_choice, videomme_choice
+from framescope.eval.benchmarks.base import (
+    Records,
+    Result,
+    answer_text,
+    check_coverage,
+    pct,
+    require_compat,
+    single_prediction_file,
+)
+from framescope.eval.files import (
+    expect_file,
+    is_framescope_jsonl,
+    read_json_records,
+    read_predictions,
+)
+from framescope.types import Prediction
+
+DURATIONS = ("short", "medium", "long")
+TABLES = (
+    ("Video Categories", "category"),
+    ("Video Sub Categories", "sub_category"),
+    ("Task Categories", "task_type"),
+)
+
+
+@dataclass(frozen=True)
+class VMESample:
+    id: str
+    video_id: str
+    duration: str
+    category: str
+    sub_category: str
+    task_type: str
+    answer: str
+    num_options: int
+
+
+def _records(
+    path: Path, error: type[AnnotationError] = AnnotationError
+) -> list[tuple[int, dict[str, Any]]]:
+    """Flatten HF rows or nested per-video items into question records with their line."""
+    if path.suffix == ".parquet":
+        raise AnnotationError(
+            "parquet needs pyarrow, which framescope does not install; export the questions to JSON, "
+            "e.g. pandas.read_parquet(path).to_json('test.json', orient='records')",
+            str(path),
+        )
+    out = []
+    for line, item in read_json_records(path, error):
+        if not isinstance(item, dict):
+            raise error("expected a JSON object", str(path), line)
+        if "questions" in item:
+            video = {k: v for k, v in item.items() if k != "questions"}
+            for q in item["questions"]:
+                if not isinstance(q, dict):
+                    raise error("each question must be an object", str(path), line)
+                out.append((line, {**video, **q}))
+        else:
+            out.append((line, item))
+    return out
+
+
+def load_videomme(path: Path) -> list[VMESample]:
+    samples = []
+    for line, r in _records(path):
+        duration = r.get("duration_category", r.get("duration"))
+        category = r.get("domain", r.get("video_category"))
+        sub = r.get("sub_category", r.get("video_subcategory"))
+        needed = {
+            "question_id": r.get("question_id"),
+            "answer": r.get("answer"),
+            "task_type": r.get("task_type"),
+            "duration": duration,
+            "domain": category,
+            "sub_category": sub,
+        }
+        missing = [k for k, v in needed.items() if v is None]
+        if missing:
+            raise AnnotationError(f"question lacks {', '.join(missing)}", str(path), line)
+        if duration not in DURATIONS:
+            raise AnnotationError(
+                f"duration must be one of {DURATIONS}, got {duration!r}", str(path), line
+            )
+        options = r.get("options") or []
+        samples.append(
+            VMESample(
+                str(r["question_id"]),
+                str(r.get("video_id", r.get("videoID", ""))),
+                duration,
+                str(category),
+                str(sub),
+                str(r["task_type"]),
+                str(r["answer"]).strip(),
+                len(options) or 4,
+            )
+        )
+    if not samples:
+        raise AnnotationError("no questions in the file", str(path))
+    return samples
+
+
+def read_results(path: Path) -> dict[str, Prediction]:
+    """The official results file → one prediction per question (its ``response``)."""
+    out = {}
+    for line, r in _records(path, PredictionError):
+        if "question_id" not in r or "response" not in r:
+            raise PredictionError(
+                "each question needs 'question_id' and 'response'", str(path), line
+            )
+        response = r["response"]
+        out[str(r["question_id"])] = Prediction(
+            str(r["question_id"]), response=None if response is None else str(response)
+        )
+    return out
+
+
+Row = tuple[VMESample, "bool | None"]  # outcome None: no letter read, left out
+
+
+def _group(rows: Sequence[Row], key: str | None = None) -> dict[str, float]:
+    """{name: accuracy} for rows grouped by the sample attribute ``key`` (one group without)."""
+    groups: dict[str, list[bool | None]] = {}
+    for s, outcome in rows:
+        groups.setdefault(getattr(s, key) if key else "all", []).append(outcome)
+    out: dict[str, float] = {}
+    for name, outcomes in groups.items():
+        answered = [o for o in outcomes if o is not None]
+        out[name] = pct(sum(answered) / len(answered)) if answered else 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class VideoMME:
+    name: str = "videomme"
+    title: str = "Video-MME"
+    annotation_help: str = "the Video-MME questions as JSON/JSON lines (Hugging Face rows or the official nested layout)"
+    prediction_help: str = "the official results JSON (nested, 'response' per question) or framescope prediction JSON lines"
+    compat: tuple[str, ...] = ("lmms-eval", "videomind")
+
+    def load(self, paths: Sequence[Path]) -> list[VMESample]:
+        names = ("test.json", "videomme.json", "test.jsonl")
+        return load_videomme(expect_file(paths, names, self.name, self.annotation_help))
+
+    def read_predictions(self, paths: Sequence[Path], data: list[VMESample]) -> Records:
+        path = single_prediction_file(paths, self.name)
+        if is_framescope_jsonl(path):
+            return read_predictions(path)
+        return read_results(path), []
+
+    def score(
+        self, data: list[VMESample], predictions: Records, compat: str | None = None
+    ) -> Result:
+        require_compat(self, compat)
+        preds, notes = predictions
+        notes = [
+            *notes,
+            *check_coverage(
+                (s.id for s in data),
+                preds,
+                self.name,
+                "the official script asserts complete results per duration",
+            ),
+        ]
+        rows, unreadable = [], 0
+        for s in data:
+            text = answer_text(preds[s.id])
+            if compat == "videomind":
+                read = videomind_choice(text, s.num_options) if text is not None else INVALID
+            else:
+                read = videomme_choice(text) if text is not None else INVALID
+            unreadable += not read.valid
+            if compat == "lmms-eval":  # an empty reading is a wrong answer; case-insensitive
+                outcome: bool | None = read.valid and read.letters[0].lower() == s.answer.lower()
+            elif compat == "videomind":
+                outcome = read.valid and read.letters[0] == s.answer.upper()
+            else:  # official: an empty reading is left out of the denominator
+                outcome = read.letters[0] == s.answer if read.valid else None
+            rows.append((s, outcome))
+        metrics = {"Overall": _group(rows)["all"]}
+        present = [d for d in DURATIONS if any(s.duration == d for s in data)]
+        per_duration = _group(rows, "duration")
+        metrics.update({d: per_duration[d] for d in present})
+        breakdowns: dict[str, Any] = {table: _group(rows, key) for table, key in TABLES}
+        for d in present:
+            subset = [r for r in rows if r[0].duration == d]
+            breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
+        answered = sum(o is not None for _, o in rows)
+        counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
+        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+
+VIDEOMME = VideoMME()

@@ -1,0 +1,266 @@
+"""Answer extraction from messy model text: letters and time spans; parsers never raise."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from framescope.eval import answers as a
+from framescope.types import Window as W
+
+# ----------------------------------------------------------------------- framescope's letter reader
+
+CHOICES = [
+    ("B", "B"),
+    ("b", None),
+    ("B.", "B"),
+    ("B) the man", "B"),
+    ("(C) a dog", "C"),
+    ("[D]", "D"),
+    ("  A  ", "A"),
+    ("E.", "E"),
+    ("Answer: C", "C"),
+    ("answer: (c)", None),
+    ("The answer is D.", "D"),
+    ("The correct answer is (A).", "A"),
+    ("Best Option: (B", "B"),
+    ("Best option: B. Because the man waves.", "B"),
+    ("I think the correct choice is D", "D"),
+    ("Option B is correct", "B"),
+    ("A man is walking, so the answer is B", "B"),
+    ("I'd go with C", "C"),
+    ("<think>Maybe A or B.</think><answer>C</answer>", "C"),
+    ("<think>it is surely A</think>\nB", "B"),
+    ("<answer> (D) </answer>", "D"),
+    ("<answer>\nA\n</answer>", "A"),
+    ("B or C", None),
+    ("", None),
+    ("   ", None),
+    ("I don't know", None),
+    ("the answer is a dog", None),
+    ("The video shows a man.", None),
+    ("F", None),  # not an option letter
+    ("Answer: F", None),
+    ("<think>unclosed reasoning A B C", None),
+    ("12.5 - 18.0", None),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), CHOICES)
+def test_choice(text, want):
+    got = a.choice(text, "ABCDE")
+    assert got.letter == want
+    assert got.valid == (want is not None)
+
+
+# ----------------------------------------------------------------------- the official readers
+
+VIDEOMME = [
+    ("The best answer is B", "B"),
+    ("B", "B"),
+    ("(C) a cat", "C"),
+    (
+        "Answer: D",
+        "D",
+    ),  # "Answer:" is not a prefix there; 'A' of "Answer" is lower? no: 'A' is capital
+    ("Based on the video, the answer is C", "B"),  # first capital A–D anywhere: "Based"
+    ("The best option is D", "D"),  # that prefix is never removed (missing comma), 'D' still found
+    ("I cannot tell", None),
+    ("none of them fits the scene at all really, sorry about that friend", None),
+    ("", None),
+    ("d", None),  # lower case never matches
+]
+
+
+@pytest.mark.parametrize(("text", "want"), VIDEOMME)
+def test_videomme_official_reader(text, want):
+    if text == "Answer: D":
+        want = "A"  # the capital A of "Answer" comes first — the official regex reads A
+    assert a.videomme_choice(text).letter == want
+
+
+def test_videomme_prefix_list_keeps_its_missing_commas():
+    # "The best option is" + "The correct option is" fused: neither is removed alone
+    assert a.videomme_choice("The correct option is B").letter == "B"
+    assert a.videomme_choice("Best answer: D").letter == "B"  # 'B' of "Best" comes first
+    assert a.videomme_choice("The best answer is D").letter == "D"  # removed: D
+
+
+VIDEOMIND = [
+    ("B", "B"),
+    ("(B) text", "B"),
+    ("b.", "B"),
+    ("C) yes", "C"),
+    ("Best option", "B"),  # first character of the first token
+    ("The answer is A", None),  # 't'
+    ("E", None),  # only 4 options
+    ("", None),
+    (" A", None),  # leading space: empty first token
+]
+
+
+@pytest.mark.parametrize(("text", "want"), VIDEOMIND)
+def test_videomind_reader(text, want):
+    assert a.videomind_choice(text, 4).letter == want
+
+
+LVBENCH = [
+    ("(A) the dog", "A"),
+    ("B) cat", "B"),
+    ("C", "C"),
+    ("The answer is B", "T"),  # polish_answer keeps the first character of the first word
+    ("  (D)", "D"),
+    ("", None),
+    (")", None),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), LVBENCH)
+def test_lvbench_reader(text, want):
+    assert a.lvbench_choice(text).letter == want
+
+
+@pytest.mark.parametrize(
+    ("text", "official", "lmms"),
+    [
+        ("B) the man", "B", "B"),
+        ("(A) dog", "(A", "A"),
+        ("C", "C", "C"),
+        (" D ) x", "D", " "),  # lmms-eval: the character right before ")"
+        ("A. The man", "A. The man", "A. The man"),
+        ("", None, None),
+    ],
+)
+def test_mlvu_readers(text, official, lmms):
+    assert a.mlvu_choice(text).letter == official
+    assert a.lmms_mlvu_choice(text).letter == lmms
+
+
+@pytest.mark.parametrize(
+    ("text", "letters"),
+    [
+        ('```json\n{"result": "B"}\n```', ("B",)),
+        ('```json\n{"result": B}\n```', ("B",)),  # bare letter quoted by the official fix-up
+        ("I think A or maybe C", ("I", "A", "C")),  # every standalone capital A–H… and I? no
+        ("Answer: D", ("D",)),
+        ("no letter here", ()),
+    ],
+)
+def test_cgbench_reader(text, letters):
+    want = tuple(x for x in letters if x in "ABCDEFGH")
+    assert a.cgbench_choice(text).letters == want
+
+
+# ----------------------------------------------------------------------- spans
+
+SPANS = [
+    ("from 3.5 to 7 seconds", [(3.5, 7)]),
+    ("From 3.5s to 7.0s.", [(3.5, 7)]),
+    ("3.5s - 7s", [(3.5, 7)]),
+    ("3.5-7", [(3.5, 7)]),
+    ("3.5 – 7.0", [(3.5, 7)]),
+    ("3.5 ~ 7.0 sec", [(3.5, 7)]),
+    ("[3.5, 7.0]", [(3.5, 7)]),
+    ("(3.5, 7.0)", [(3.5, 7)]),
+    ("[[1, 2], [3, 4]]", [(1, 2), (3, 4)]),
+    ("00:01:05 to 00:01:10", [(65, 70)]),
+    ("1:05-1:10", [(65, 70)]),
+    ("between 3 and 7 seconds", [(3, 7)]),
+    ("The event starts at 3.5 seconds and ends at 7 seconds.", [(3.5, 7)]),
+    ("Start time: 3.5, End time: 7.0", [(3.5, 7)]),
+    ('{"start": 3.5, "end": 7.0}', [(3.5, 7)]),
+    ("<answer>3.5 - 7</answer>", [(3.5, 7)]),
+    ("<answer> 12.50 - 18.00 </answer>", [(12.5, 18)]),
+    (
+        "<think>look at <span>0 - 30</span><fps>1</fps></think><answer>12.5 - 18.0</answer>",
+        [(12.5, 18)],
+    ),
+    ("<span>6.50 - 10.50</span>", [(6.5, 10.5)]),
+    ("<span>6.50 - 10.50</span><fps>2</fps>", [(6.5, 10.5)]),
+    ("The relevant moment happens in 10.0 - 20.0 seconds.", [(10, 20)]),
+    ("It happens at 7.0 - 3.0", [(7, 3)]),  # reversed stays reversed
+    ("first 1-2 then 5 to 9", [(1, 2), (5, 9)]),
+    ("until 20s from 5s", []),
+    ("at 5 s", []),
+    ("no times here", []),
+    ("", []),
+    ("<think>0 - 30</think>nothing", []),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), SPANS)
+def test_parse_spans(text, want):
+    got = a.parse_spans(text)
+    assert [(w.start, w.end) for w in got.windows] == [tuple(map(float, p)) for p in want]
+    assert got.valid == bool(want)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("The event happens from 7 to 3 seconds", (3, 7)),  # swapped
+        ("20.8 - 30.0 and 1 - 2", (20.8, 30)),  # first pair only
+        ("it starts at 4 seconds.\nit ends at 9 seconds.", (4, 9)),  # keyword sentences
+        ("starts at 00:00:18 and ends at 00:00:23", None),  # its hh:mm:ss branch never converts
+        ("3..5 - 4", None),  # lmms-eval would crash on float('3..5')
+        ("nothing", None),
+    ],
+)
+def test_lmms_eval_spans(text, want):
+    got = a.lmms_eval_spans(text).window
+    assert (None if got is None else (got.start, got.end)) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "duration", "want"),
+    [
+        ('```json\n{"result": [[10, 20], [30, 40]]}\n```', 100, [(10, 20), (30, 40)]),
+        ('```json\n{"result": [0.1, 0.2]}\n```', 100, [(10, 20)]),  # normalised → seconds
+        ('```json\n{"result": "none"}\n```', 100, []),  # not a list: given up, no fallback
+        ("clues at 5 to 9 and 12 - 15 and 99", 100, [(5, 9), (12, 15)]),  # odd last dropped
+        ("only 7", 100, []),
+    ],
+)
+def test_cgbench_spans(text, duration, want):
+    got = a.cgbench_spans(text, duration)
+    assert [(w.start, w.end) for w in got.windows] == [tuple(map(float, p)) for p in want]
+
+
+def test_answer_region():
+    assert a.answer_region("<think>x</think>y") == "y"
+    assert a.answer_region("pre <answer>A</answer> <answer>B</answer>") == "B"
+    assert a.answer_region("<think>never closed").strip() == ""
+    assert a.answer_region("plain") == "plain"
+
+
+# ----------------------------------------------------------------------- totality
+
+READERS = [
+    lambda t: a.choice(t),
+    a.videomme_choice,
+    lambda t: a.videomind_choice(t, 4),
+    a.lvbench_choice,
+    a.mlvu_choice,
+    a.lmms_mlvu_choice,
+    a.cgbench_choice,
+    a.parse_spans,
+    a.lmms_eval_spans,
+    lambda t: a.cgbench_spans(t, 60.0),
+]
+
+TAGS = ["<answer>", "</answer>", "<think>", "</think>", "<span>", "</span>", "<fps>", "</fps>"]
+WORDS = [" to ", " seconds", "```json", "```", "result", "9" * 60]
+ALPHABET = st.sampled_from(
+    [*"0123456789 .:-–~,[]()<>/{}\"'ABCDEabcde\nstoandfrmeplSE", *TAGS, *WORDS]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ALPHABET, max_size=40).map("".join))
+def test_readers_never_raise(text):
+    for read in READERS:
+        out = read(text)
+        assert isinstance(out, (a.Choice, a.Spans))
+        if isinstance(out, a.Spans):
+            assert all(isinstance(w, W) for w in out.windows)
