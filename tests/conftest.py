@@ -4,6 +4,10 @@ when it is absent (a user's clone); ``FRAMESCOPE_SHARED`` points elsewhere."""
 from __future__ import annotations
 
 import os
+
+# Nothing may download, in any test: set before transformers / huggingface_hub are imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 from pathlib import Path
 
 import pytest

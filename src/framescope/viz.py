@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from framescope.types import Clip
 
@@ -22,8 +22,9 @@ def contact_sheet(
     label_h, head = 14, (18 if title else 0)
     sheet = Image.new("RGB", (columns * thumb_width, head + rows * (thumb_h + label_h)), "white")
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=11)  # the scalable default font: has the en dash of Window.__str__
     if title:
-        draw.text((4, 3), title, fill="black")
+        draw.text((4, 3), title, fill="black", font=font)
     for k, (frame, t) in enumerate(zip(clip.frames, clip.timestamps)):
         r, c = divmod(k, columns)
         x, y = c * thumb_width, head + r * (thumb_h + label_h)
@@ -31,5 +32,5 @@ def contact_sheet(
             Image.fromarray(np.asarray(frame)).resize((thumb_width, thumb_h), Image.BILINEAR),
             (x, y),
         )
-        draw.text((x + 3, y + thumb_h + 1), f"#{k}  {t:.3f} s", fill="black")
+        draw.text((x + 3, y + thumb_h + 1), f"#{k}  {t:.3f} s", fill="black", font=font)
     return sheet

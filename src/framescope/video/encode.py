@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from framescope.fileio import publish
+
 STAMP_BITS = 16
 _STAMP_COLS = 8
 _STAMP_ROWS = STAMP_BITS // _STAMP_COLS
@@ -133,7 +135,7 @@ def write_video(
                 _write_tone(
                     out, audio_stream, seconds=float(last_pts * time_base) + 1 / float(rate)
                 )
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
