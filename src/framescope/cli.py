@@ -143,6 +143,119 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"report: {out / 'report.json'}, contact sheets: {out / 'overview.png'}, {out / 'zoom.png'}"
     )
+    _demo_infer(out, video, event.window, event.description, args.fps, args.seed)
+    return 0
+
+
+def _quiet_transformers() -> None:
+    """No progress bars or advisory warnings from transformers on the command line."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _printable(text: str) -> str:
+    """Model text for a terminal: control characters escaped (random weights write any byte)."""
+    return "".join(c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in text)
+
+
+def _print_trace(trace) -> None:  # trace: framescope.types.Trace
+    """The answer, the evidence windows and a one-line budget summary."""
+    answer = trace.answer
+    letter = f" (option {answer.letter})" if answer.letter else ""
+    print(f"answer{letter}: {_printable(answer.text) or '(none)'}")
+    response = _printable(trace.response)
+    print(f"response: {response[:300]}{'…' if len(response) > 300 else ''}")
+    if answer.windows:
+        print("answer windows: " + ", ".join(str(w) for w in answer.windows))
+    for k, step in enumerate(trace.steps, 1):
+        if step.status == "fetched" and step.evidence is not None:
+            ev = step.evidence
+            asked = f" (asked {step.request.text})" if step.request else ""
+            forced = " [prefilled]" if step.request and step.request.text in step.forced else ""
+            print(
+                f"evidence {k}: {ev.window} — {ev.frames} frames at {ev.fps:.2f} fps, "
+                f"{ev.frame_size[1]}x{ev.frame_size[0]} px, {ev.visual_tokens} visual tokens"
+                f"{asked}{forced}"
+            )
+            for note in ev.notes:
+                print(f"  note: {note}")
+        elif step.status == "rejected":
+            print(f"rejected {k}: {step.reason}")
+    u, b = trace.usage, trace.budgets
+    rounds = f"{u['rounds']}/{int(b['max_rounds'])} retrievals" if b else "no retrieval"
+    limit = f"/{int(b['max_visual_tokens'])}" if b else ""
+    print(
+        f"budget: {rounds}, {u['rejected']} rejected, {u['visual_tokens']}{limit} visual tokens, "
+        f"{u['frames']} frames, {u['prompt_tokens']} prompt + {u['generated_tokens']} generated "
+        f"tokens, {trace.seconds:.1f} s (stop: {trace.stop_reason})"
+    )
+
+
+def _demo_infer(out: Path, video: Path, window, description: str, fps: float, seed: int) -> None:
+    """``infer --method dynframe`` on the demo video with a tiny random-weight Qwen3-VL; the first
+    request is prefilled (a random model would almost never write one)."""
+    from framescope.fileio import write_json
+    from framescope.methods import DynFrame, InferConfig, Sample
+    from framescope.models.hf import load_backend
+    from framescope.models.tiny import save_tiny_model
+    from framescope.retrieval.grammar import format_request
+
+    _quiet_transformers()
+    model = save_tiny_model("qwen3_vl", out / "tiny_qwen3_vl", seed=seed, overwrite=True)
+    request = format_request(window, fps)
+    sample = Sample(
+        "demo",
+        str(video),
+        f"When does this happen: {description}? Answer in seconds.",
+        prefill=f"<think>Let me look closer. {request}",
+    )
+    trace = DynFrame().run(load_backend(model), [sample], InferConfig(max_new_tokens=32))[0]
+    write_json(out / "infer_trace.json", trace.to_dict())
+    print(f"\ninfer --method dynframe with a tiny Qwen3-VL ({model})")
+    print("random weights: the text is noise; this shows the pipeline")
+    print(f"the first request was prefilled: {request}")
+    _print_trace(trace)
+    print(f"trace: {out / 'infer_trace.json'}")
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from framescope.errors import ConfigError
+    from framescope.fileio import write_json
+    from framescope.methods import InferConfig, Sample, get_method
+    from framescope.models.engine import Sampling
+    from framescope.models.hf import load_backend
+    from framescope.retrieval.grammar import Budgets
+    from framescope.video.probe import probe
+
+    question = args.question.strip()
+    if not question:
+        raise ConfigError("the question is empty")
+    method = get_method(args.method)
+    probe(args.video)  # a bad video fails here, before a model is loaded
+    _quiet_transformers()
+    backend = load_backend(
+        args.model, dtype=args.dtype, device=args.device, attn_implementation=args.attn
+    )
+    config = InferConfig(
+        max_new_tokens=args.max_new_tokens,
+        sampling=Sampling(args.temperature, args.top_p, args.top_k),
+        seed=args.seed,
+        budgets=Budgets(args.max_frames, args.max_rounds, args.max_fps, args.max_visual_tokens),
+        overview_fps=args.overview_fps,
+        overview_max_frames=args.overview_max_frames,
+        system=args.system,
+    )
+    sample = Sample("cli", args.video, question, tuple(args.options or ()), args.prefill)
+    trace = method.run(backend, [sample], config)[0]
+    if trace.error:
+        raise FramescopeError(trace.error)
+    if args.trace:
+        write_json(args.trace, trace.to_dict())
+    _print_trace(trace)
+    if args.trace:
+        print(f"trace: {args.trace}")
     return 0
 
 
@@ -256,13 +369,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("demo", help="synthesise a video, sample it, write a report (no downloads)")
+    p = sub.add_parser(
+        "demo",
+        help="synthesise a video, sample it, run dynframe with a tiny random model (no downloads)",
+    )
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--fps", type=_number, default=4.0, help="density of the zoomed-in span (default 4)"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "infer",
+        help="answer a question about a video with a local Qwen-VL checkpoint (direct or dynframe)",
+    )
+    p.add_argument("video")
+    p.add_argument("--question", required=True, help="the question about the video")
+    p.add_argument("--model", required=True, metavar="PATH", help="local checkpoint folder")
+    p.add_argument("--method", default="dynframe", choices=["direct", "dynframe"])
+    p.add_argument("--trace", metavar="out.json", help="write the full trace as JSON here")
+    p.add_argument("--options", nargs="+", metavar="TEXT", help="answer options (A, B, …)")
+    p.add_argument(
+        "--prefill", default="", help="force the start of the answer (e.g. a first request)"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=1024, help="sampled tokens (default 1024)")
+    p.add_argument("--temperature", type=_number, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=_number, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-rounds", type=int, default=3, help="retrievals per answer (default 3)")
+    p.add_argument("--max-frames", type=int, default=128, help="frames per retrieval (default 128)")
+    p.add_argument("--max-fps", type=_number, default=30.0, help="density ceiling (default 30)")
+    p.add_argument(
+        "--max-visual-tokens",
+        type=int,
+        default=32768,
+        help="visual tokens per answer, overview included (default 32768)",
+    )
+    p.add_argument(
+        "--overview-fps", type=_number, default=0.5, help="overview density (default 0.5)"
+    )
+    p.add_argument(
+        "--overview-max-frames", type=int, default=64, help="overview frame cap (default 64)"
+    )
+    p.add_argument("--system", help="system prompt (default: the chat template's)")
+    p.add_argument(
+        "--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default auto)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--attn", help="attention implementation (sdpa, eager, flash_attention_2)")
+    p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser(
         "synth", help="write a synthetic world: H.264 videos, exact events, benchmark-format tasks"

@@ -59,3 +59,12 @@ class PredictionError(AnnotationError):
 
 class MissingFileError(EvalError, FileNotFoundError):
     """A file a benchmark needs is absent; the message says which file is expected where."""
+
+
+class RecordError(AnnotationError):
+    """A training-record file (DM-CoT, DM-RL, VideoMind role data) is malformed or missing;
+    ``path`` and ``line`` (1-based) say where, the message says what."""
+
+
+class ConfigError(FramescopeError, ValueError):
+    """A training config is malformed: unknown key, wrong type, impossible value, bad override."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -153,3 +154,240 @@ def _numbers(value: object, name: str) -> list[float] | None:
     if not isinstance(value, list) or not all(_is_number(x) and math.isfinite(x) for x in value):
         raise ValueError(f"'{name}' must be a list of finite numbers")
     return [float(x) for x in value]
+
+
+# ---------------------------------------------------------------------------- inference traces
+
+
+def _window_or_none(value: object) -> Window | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"a window must be [start, end], got {value!r}")
+    return Window(float(value[0]), float(value[1]))
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    """A span-density request read from model text: fetch ``window`` at ``fps`` frames per second.
+
+    ``text`` is the request as the model wrote it (``<span>…</span><fps>…</fps>``).
+    """
+
+    window: Window
+    fps: float
+    text: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"window": self.window.to_list(), "fps": self.fps, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> RetrievalRequest:
+        window = _window_or_none(obj["window"])
+        assert window is not None
+        return cls(window, float(obj["fps"]), str(obj.get("text", "")))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Frames the runtime actually showed the model: the sampled ``window`` (after clamping), each
+    frame's true time, the frame size ``(height, width)`` in pixels, the clip's own frame rate and
+    the number of visual tokens it cost. ``notes`` say what was adjusted (clamped, capped)."""
+
+    window: Window | None
+    timestamps: tuple[float, ...]
+    frame_size: tuple[int, int]
+    fps: float
+    visual_tokens: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def frames(self) -> int:
+        return len(self.timestamps)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "window": self.window.to_list() if self.window else None,
+            "timestamps": list(self.timestamps),
+            "frames": self.frames,
+            "frame_size": list(self.frame_size),
+            "fps": self.fps,
+            "visual_tokens": self.visual_tokens,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Evidence:
+        h, w = obj["frame_size"]
+        return cls(
+            window=_window_or_none(obj.get("window")),
+            timestamps=tuple(float(t) for t in obj["timestamps"]),
+            frame_size=(int(h), int(w)),
+            fps=float(obj["fps"]),
+            visual_tokens=int(obj["visual_tokens"]),
+            notes=tuple(obj.get("notes", ())),
+        )
+
+
+@dataclass
+class Step:
+    """One segment of an episode: the text up to a retrieval request (or to the end) and what the
+    runtime did with the request.
+
+    ``text`` is the segment as decoded (``forced`` is the part the runtime wrote, e.g. a prefill);
+    ``status`` is ``"fetched"`` (``evidence`` was spliced in), ``"rejected"`` (``reason`` says why;
+    the model was told in-band) or ``"final"`` (the segment that ended the turn). ``injected`` is
+    the text the runtime appended after the segment: ``"<video>"`` standing for a spliced clip, or
+    the in-band note. ``tokens_out`` counts tokens the model sampled in the segment, ``tokens_in``
+    the tokens the runtime injected (prefill, clip block, note). ``elapsed`` is seconds since the
+    episode started when the step ended; ``fetch_seconds`` the decode + processor time.
+    """
+
+    text: str
+    status: str = "final"
+    forced: str = ""
+    request: RetrievalRequest | None = None
+    reason: str | None = None
+    evidence: Evidence | None = None
+    injected: str = ""
+    tokens_out: int = 0
+    tokens_in: int = 0
+    fetch_seconds: float = 0.0
+    elapsed: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "status": self.status,
+            "forced": self.forced,
+            "request": self.request.to_dict() if self.request else None,
+            "reason": self.reason,
+            "evidence": self.evidence.to_dict() if self.evidence else None,
+            "injected": self.injected,
+            "tokens_out": self.tokens_out,
+            "tokens_in": self.tokens_in,
+            "fetch_seconds": self.fetch_seconds,
+            "elapsed": self.elapsed,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Step:
+        return cls(
+            text=obj["text"],
+            status=obj["status"],
+            forced=obj.get("forced", ""),
+            request=RetrievalRequest.from_dict(obj["request"]) if obj.get("request") else None,
+            reason=obj.get("reason"),
+            evidence=Evidence.from_dict(obj["evidence"]) if obj.get("evidence") else None,
+            injected=obj.get("injected", ""),
+            tokens_out=int(obj.get("tokens_out", 0)),
+            tokens_in=int(obj.get("tokens_in", 0)),
+            fetch_seconds=float(obj.get("fetch_seconds", 0.0)),
+            elapsed=float(obj.get("elapsed", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final answer read from a response: the answer region's ``text`` (``<answer>…</answer>``,
+    else the text after ``</think>``, else all), an option ``letter`` (only when the question had
+    options and one could be read) and the time ``windows`` it names, in the order given."""
+
+    text: str = ""
+    letter: str | None = None
+    windows: tuple[Window, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "letter": self.letter,
+            "windows": [w.to_list() for w in self.windows],
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Answer:
+        windows = tuple(w for w in (_window_or_none(x) for x in obj.get("windows", ())) if w)
+        return cls(obj.get("text", ""), obj.get("letter"), windows)
+
+
+@dataclass
+class Trace:
+    """Everything one inference episode did, JSON-serialisable (``to_dict`` / ``from_dict``).
+
+    ``overview`` is the clip in the prompt, ``steps`` the segments of the assistant turn,
+    ``response`` the assistant text with ``"<video>"`` where a clip was spliced (DynFrame's
+    training-data layout) and in-band notes verbatim. ``budgets`` are the limits in force,
+    ``usage`` the totals (prompt / generated tokens, visual tokens, frames, rounds, rejected).
+    ``error`` names why the sample failed (then most fields are empty).
+    """
+
+    id: str
+    method: str
+    video: str
+    question: str
+    options: tuple[str, ...] = ()
+    duration: float | None = None
+    overview: Evidence | None = None
+    steps: list[Step] = field(default_factory=list)
+    response: str = ""
+    answer: Answer = field(default_factory=Answer)
+    budgets: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, float] = field(default_factory=dict)
+    stop_reason: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Clips fetched by retrieval requests, in order."""
+        return [s.evidence for s in self.steps if s.status == "fetched" and s.evidence]
+
+    def to_prediction(self) -> Prediction:
+        """The evaluation record: the answer's windows (else the fetched windows) and answer."""
+        windows = list(self.answer.windows) or [e.window for e in self.evidence if e.window]
+        return Prediction(
+            id=self.id,
+            windows=windows,
+            answer=self.answer.letter or self.answer.text or None,
+            response=self.response,
+            error=self.error,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "video": self.video,
+            "question": self.question,
+            "options": list(self.options),
+            "duration": self.duration,
+            "overview": self.overview.to_dict() if self.overview else None,
+            "steps": [s.to_dict() for s in self.steps],
+            "response": self.response,
+            "answer": self.answer.to_dict(),
+            "budgets": dict(self.budgets),
+            "usage": dict(self.usage),
+            "stop_reason": self.stop_reason,
+            "seconds": self.seconds,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Trace:
+        return cls(
+            id=str(obj["id"]),
+            method=obj["method"],
+            video=obj["video"],
+            question=obj["question"],
+            options=tuple(obj.get("options", ())),
+            duration=obj.get("duration"),
+            overview=Evidence.from_dict(obj["overview"]) if obj.get("overview") else None,
+            steps=[Step.from_dict(s) for s in obj.get("steps", ())],
+            response=obj.get("response", ""),
+            answer=Answer.from_dict(obj.get("answer", {})),
+            budgets=dict(obj.get("budgets", {})),
+            usage=dict(obj.get("usage", {})),
+            stop_reason=obj.get("stop_reason"),
+            seconds=float(obj.get("seconds", 0.0)),
+            error=obj.get("error"),
+        )

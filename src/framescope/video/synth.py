@@ -11,6 +11,9 @@ all use it.
     out/nextgqa/gsub_test.json              {video_id: {"duration", "location": {qid: [[s, e]]}, "fps"}}
     out/videomme/test.json                  Video-MME rows (options "A. …", answer "A")
     out/dynframe/dm_rl.jsonl                {prompt, video, answer, fps, gt_span_start, gt_span_end}
+    out/dynframe/dm_cot.json                DM-CoT SFT rows (ShareGPT): reason, retrieve, answer
+    out/videomind/grounder.jsonl            {video_path, duration, query, span}
+    out/videomind/planner.jsonl             {video_path, duration, question, query, route}
 
 Determinism: video ``k`` of seed ``s`` is drawn from its own generator ``default_rng([s, k])``, so
 it is the same whatever ``num_videos`` is (a world of 8 videos is a prefix of one of 16), and the
@@ -30,6 +33,7 @@ import numpy as np
 
 from framescope.fileio import atomic_write_text, write_json
 from framescope.video.encode import write_video
+from framescope.video.synth_records import dm_cot_rows, grounder_rows, planner_rows
 from framescope.video.synth_scene import (
     ALLOWED_FPS,
     BACKGROUND,
@@ -88,6 +92,9 @@ WORLD_FILES = {
     "nextgqa_grounding": "nextgqa/gsub_test.json",
     "videomme": "videomme/test.json",
     "dm_rl": "dynframe/dm_rl.jsonl",
+    "dm_cot": "dynframe/dm_cot.json",
+    "grounder": "videomind/grounder.jsonl",
+    "planner": "videomind/planner.jsonl",
 }
 CRF = 20
 KEYFRAME_SECONDS = 2  # short GOPs: cheap seeks for retrieval at any window
@@ -208,6 +215,9 @@ def generate_world(
     write_json(out / WORLD_FILES["nextgqa_grounding"], nextgqa_gsub(videos))
     write_json(out / WORLD_FILES["videomme"], videomme_records(videos))
     atomic_write_text(out / WORLD_FILES["dm_rl"], jsonl_text(dm_rl_rows(videos)))
+    write_json(out / WORLD_FILES["dm_cot"], dm_cot_rows(videos))
+    atomic_write_text(out / WORLD_FILES["grounder"], jsonl_text(grounder_rows(videos)))
+    atomic_write_text(out / WORLD_FILES["planner"], jsonl_text(planner_rows(videos)))
     manifest = {
         "format": WORLD_FORMAT,
         "version": WORLD_VERSION,

@@ -419,29 +419,37 @@ def videomme_records(videos: list[WorldVideo]) -> list[dict[str, Any]]:
     return rows
 
 
+def dynframe_prompt(t: Task) -> str:
+    """The DynFrame prompt of a task: the released grounding prompt for moment retrieval, else the
+    question with lettered options."""
+    if t.kind == "moment_retrieval":
+        return GROUNDING_PROMPT.format(query=t.question)
+    question = t.question if t.question.endswith("?") else t.question + "?"
+    lines = [f"({LETTERS[i]}) {o}" for i, o in enumerate(t.options)]
+    prompt = "<video>\n" + question + "\nOptions:\n" + "\n".join(lines)
+    return prompt + "\nPlease answer with the option's letter."
+
+
+def dynframe_answer(t: Task) -> str:
+    """The DynFrame answer of a task: ``"s.ss - e.ss"`` or the option letter."""
+    if t.kind == "grounded_qa":  # offered as lettered options here, like the others
+        assert t.answer_index is not None
+        return LETTERS[t.answer_index]
+    return t.answer
+
+
 def dm_rl_rows(videos: list[WorldVideo]) -> list[dict[str, Any]]:
     """DynFrame DM-RL rows: grounding rows (answer ``"s.ss - e.ss"``) for moment retrieval tasks,
     option-letter rows for grounded QA and multiple choice, each with its evidence span and fps."""
     rows = []
     for v in videos:
         for t in v.tasks:
-            if t.kind == "moment_retrieval":
-                prompt = GROUNDING_PROMPT.format(query=t.question)
-            else:
-                question = t.question if t.question.endswith("?") else t.question + "?"
-                lines = [f"({LETTERS[i]}) {o}" for i, o in enumerate(t.options)]
-                prompt = "<video>\n" + question + "\nOptions:\n" + "\n".join(lines)
-                prompt += "\nPlease answer with the option's letter."
             span = t.span
-            answer = t.answer
-            if t.kind == "grounded_qa":  # offered as lettered options here, like the others
-                assert t.answer_index is not None
-                answer = LETTERS[t.answer_index]
             rows.append(
                 {
-                    "prompt": prompt,
+                    "prompt": dynframe_prompt(t),
                     "video": v.path,
-                    "answer": answer,
+                    "answer": dynframe_answer(t),
                     "fps": t.fps,
                     "gt_span_start": round(span.start, 6),
                     "gt_span_end": round(span.end, 6),

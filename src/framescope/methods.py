@@ -1,0 +1,60 @@
+"""Inference methods behind one interface: ``run(backend, samples, config) -> list[Trace]``.
+
+- ``direct``: a uniform overview of the video (``InferConfig.overview_fps``, capped at
+  ``overview_max_frames``, the backend's pixel budget) and the question; one generation.
+- ``dynframe``: the same prompt, then DynFrame's span-density retrieval loop
+  (:mod:`framescope.retrieval.loop`).
+
+Both run batched and return one :class:`~framescope.types.Trace` per sample, in order. The
+VideoMind agent implements the same protocol and registers itself in :data:`METHODS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from framescope.errors import ConfigError
+from framescope.models.backend import Backend
+from framescope.retrieval.loop import InferConfig, Sample, run_loop
+from framescope.types import Trace
+
+__all__ = ["METHODS", "Direct", "DynFrame", "InferConfig", "Method", "Sample", "get_method"]
+
+
+class Method(Protocol):
+    """An inference method: answers a batch of samples and records how."""
+
+    name: str
+
+    def run(
+        self, backend: Backend, samples: Sequence[Sample], config: InferConfig
+    ) -> list[Trace]: ...
+
+
+class Direct:
+    """Uniform overview + question, one generation (no retrieval)."""
+
+    name = "direct"
+
+    def run(self, backend: Backend, samples: Sequence[Sample], config: InferConfig) -> list[Trace]:
+        return run_loop(backend, samples, config, retrieval=False, method=self.name)
+
+
+class DynFrame:
+    """Uniform overview + question, then span-density retrieval while the model reasons."""
+
+    name = "dynframe"
+
+    def run(self, backend: Backend, samples: Sequence[Sample], config: InferConfig) -> list[Trace]:
+        return run_loop(backend, samples, config, retrieval=True, method=self.name)
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (Direct(), DynFrame())}
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name``."""
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
+    return METHODS[name]

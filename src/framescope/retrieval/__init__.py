@@ -1,0 +1,1 @@
+"""DynFrame span-density retrieval: the request grammar and the one retrieval loop."""

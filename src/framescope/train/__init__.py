@@ -1,0 +1,2 @@
+"""Training: typed configs (:mod:`framescope.train.config`) and SD-GRPO's pure parts
+(:mod:`framescope.train.grpo`: rewards, advantages, policy loss)."""

@@ -1,0 +1,444 @@
+"""Typed training configs: dataclasses with a help string per field, loaded from YAML recipes.
+
+Every recipe in ``configs/`` is a :class:`TrainConfig` written as YAML; variants are files, not
+scripts. Loading (:func:`load_config`) refuses unknown keys (naming the dotted key, the file and
+the closest known key), wrong types and impossible values with a one-line
+:class:`~framescope.errors.ConfigError`. Overrides are ``dotted.key=value`` strings whose value is
+read as YAML (``optim.lr=1e-5``, ``model.lora=null``, ``data.files=[a.jsonl]``), checked the same
+way. :meth:`TrainConfig.save_resolved` writes the config after overrides, to be saved next to
+every checkpoint; loading that file gives the same config back.
+
+Paths: data files are relative to the data root (``data.root``, else ``$FRAMESCOPE_DATA``); the
+model is a local checkpoint folder (``model.path``, set per run) or an offline tiny preset
+(``model.tiny``) — nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from framescope.errors import ConfigError
+from framescope.fileio import atomic_write_text
+
+
+def _meta(help: str, choices: Sequence[str] | None = None) -> dict[str, Any]:
+    """A field's help string and allowed values (``dataclasses.field(metadata=...)``)."""
+    return {"help": help, "choices": tuple(choices) if choices else None}
+
+
+def _f(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
+    """A field with an immutable default, its help string and allowed values."""
+    return field(default=default, metadata=_meta(help, choices))
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapter of a role (VideoMind: r 64, alpha 64, dropout 0.1 on q/k/v/o)."""
+
+    r: int = _f(64, "adapter rank")
+    alpha: int = _f(64, "scaling numerator (scale = alpha / r)")
+    dropout: float = _f(0.1, "dropout on the adapter input")
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata=_meta("LLM modules that get adapters (vision untouched)"),
+    )
+    modules_to_save: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            "modules trained and saved in full with the adapter (grounder/verifier: new tokens)"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _require(self.r > 0 and self.alpha > 0, "lora.r and lora.alpha must be positive")
+        _require(0 <= self.dropout < 1, "lora.dropout must be in [0, 1)")
+
+
+@dataclass
+class ModelConfig:
+    """Which model to train and which of its parts."""
+
+    family: str = _f("qwen3_vl", "model family", ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"))
+    path: str | None = _f(
+        None, "local checkpoint folder (set per run: model.path=...); never downloaded"
+    )
+    tiny: str | None = _f(
+        None, "build an offline random-weight preset instead of loading", ("tiny", "small")
+    )
+    dtype: str = _f("bfloat16", "weights dtype", ("float32", "bfloat16", "float16"))
+    finetune: str = _f(
+        "full", "train all unfrozen weights, or LoRA adapters only", ("full", "lora")
+    )
+    freeze: list[str] = field(
+        default_factory=list, metadata=_meta("module-name prefixes kept frozen (full fine-tuning)")
+    )
+    lora: LoraConfig | None = field(default=None, metadata=_meta("the adapter (finetune: lora)"))
+
+    def __post_init__(self) -> None:
+        _require(not (self.path and self.tiny), "model.path and model.tiny exclude each other")
+        _require(
+            (self.finetune == "lora") == (self.lora is not None),
+            "model.lora must be set exactly when model.finetune is lora",
+        )
+
+
+@dataclass
+class DataConfig:
+    """Training records (see framescope.data)."""
+
+    format: str = field(
+        metadata=_meta("record format", ("dm_cot", "dm_rl", "grounder", "verifier", "planner"))
+    )
+    files: list[str] = field(metadata=_meta("record files, relative to the data root"))
+    root: str | None = _f(None, "data root; null: $FRAMESCOPE_DATA")
+    skip_bad_rows: bool = _f(False, "skip malformed rows and report them instead of stopping")
+    max_rows: int | None = _f(None, "use only the first N records (smoke runs)")
+    max_length: int | None = _f(None, "token limit of one training sequence (longer: truncated)")
+
+    def __post_init__(self) -> None:
+        _require(bool(self.files), "data.files must list at least one file")
+        _require(self.max_rows is None or self.max_rows > 0, "data.max_rows must be positive")
+
+
+@dataclass
+class VideoConfig:
+    """How the prompt's video is sampled (for RL: the overview; retrieved clips: grpo.retrieval)."""
+
+    fps: float = _f(2.0, "sampling density of the prompt's video, frames per second")
+    max_frames: int = _f(256, "cap on the prompt video's frames")
+    min_pixels: int | None = _f(None, "per-frame pixel floor; null: the family's default")
+    max_pixels: int | None = _f(None, "per-frame pixel ceiling; null: the family's default")
+
+    def __post_init__(self) -> None:
+        _require(
+            self.fps > 0 and self.max_frames > 0, "video.fps and video.max_frames must be positive"
+        )
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and schedule."""
+
+    lr: float = _f(1e-5, "peak learning rate")
+    scheduler: str = _f(
+        "cosine", "learning-rate schedule after warm-up", ("cosine", "linear", "constant")
+    )
+    warmup_ratio: float = _f(0.03, "share of the steps spent warming up linearly")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm")
+    global_batch_size: int = _f(
+        32, "sequences per optimiser step, over all devices (GRPO: rollouts)"
+    )
+    per_device_batch_size: int = _f(1, "sequences per forward pass on one device")
+    epochs: float = _f(1.0, "passes over the data (ignored when max_steps is set)")
+    max_steps: int | None = _f(None, "optimiser steps; null: from epochs")
+    precision: str = _f("bf16", "mixed precision", ("fp32", "bf16", "fp16"))
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, "optim.lr must be positive")
+        _require(0 <= self.warmup_ratio < 1, "optim.warmup_ratio must be in [0, 1)")
+        _require(
+            self.global_batch_size % self.per_device_batch_size == 0,
+            "optim.global_batch_size must be a multiple of optim.per_device_batch_size",
+        )
+        _require(self.max_steps is None or self.max_steps > 0, "optim.max_steps must be positive")
+
+
+@dataclass
+class RewardWeights:
+    """Reward weights (framescope.train.grpo.rewards; the release: 0.1 / 0.6 / 0.3 / 0)."""
+
+    format: float = _f(0.1, "think / answer blocks and paired request tags (answer segment)")
+    accuracy: float = _f(0.6, "option exact match or difficulty-scaled span IoU (answer segment)")
+    fps: float = _f(0.3, "closeness of the first request's fps (retrieval segment)")
+    span_iou: float = _f(0.3, "IoU of the first request's window (retrieval segment)")
+
+    def __post_init__(self) -> None:
+        _require(
+            min(self.format, self.accuracy, self.fps, self.span_iou) >= 0,
+            "reward weights must not be negative",
+        )
+
+
+@dataclass
+class RetrievalConfig:
+    """Retrieval budgets during rollouts (framescope.retrieval.grammar.Budgets)."""
+
+    max_frames: int = _f(128, "frames per retrieved clip (DynFrame rollouts: 128)")
+    max_rounds: int = _f(3, "fetched retrievals per rollout")
+    max_fps: float = _f(30.0, "highest density a request may ask for")
+    max_visual_tokens: int = _f(32768, "visual tokens per rollout, the prompt's video included")
+
+    def __post_init__(self) -> None:
+        _require(
+            self.max_frames > 0 and self.max_rounds >= 0 and self.max_fps > 0,
+            "grpo.retrieval: max_frames and max_fps must be positive, max_rounds >= 0",
+        )
+
+
+@dataclass
+class GRPOConfig:
+    """SD-GRPO / GRPO (framescope.train.grpo)."""
+
+    group_size: int = _f(8, "rollouts per prompt (G)")
+    advantage: str = _f(
+        "segment", "SD-GRPO segments, or one advantage per rollout", ("segment", "trajectory")
+    )
+    aggregation: str = _f(
+        "normalize_then_sum",
+        "combine rewards: normalise each then sum (released), or sum then normalise",
+        ("normalize_then_sum", "sum_then_normalize"),
+    )
+    rewards: RewardWeights = field(default_factory=RewardWeights, metadata=_meta("reward weights"))
+    beta: float = _f(0.02, "KL weight to the reference model (0: no reference)")
+    epsilon_low: float = _f(0.3, "ratio clip below 1 (released: 0.3)")
+    epsilon_high: float | None = _f(None, "ratio clip above 1; null: epsilon_low")
+    normalization: str = _f(
+        "sequence",
+        "token mean per rollout then over rollouts, or one global token mean",
+        ("sequence", "token"),
+    )
+    num_iterations: int = _f(1, "optimiser steps per batch of rollouts")
+    temperature: float = _f(0.7, "rollout sampling temperature")
+    top_p: float = _f(0.8, "rollout nucleus sampling")
+    top_k: int = _f(100, "rollout top-k sampling (0: off)")
+    repetition_penalty: float = _f(1.05, "rollout repetition penalty")
+    max_new_tokens: int = _f(20480, "sampled tokens per rollout (injected ones do not count)")
+    retrieval: RetrievalConfig = field(
+        default_factory=RetrievalConfig, metadata=_meta("retrieval budgets")
+    )
+
+    def __post_init__(self) -> None:
+        _require(self.group_size >= 2, "grpo.group_size must be at least 2 (advantages compare)")
+        _require(0 < self.epsilon_low < 1, "grpo.epsilon_low must be in (0, 1)")
+        _require(
+            self.epsilon_high is None or self.epsilon_high > 0, "grpo.epsilon_high must be positive"
+        )
+        _require(self.beta >= 0 and self.temperature > 0, "grpo.beta >= 0 and grpo.temperature > 0")
+
+
+@dataclass
+class GrounderHeadConfig:
+    """VideoMind's timestamp decoder and its losses (the release's values)."""
+
+    dim: int = _f(256, "decoder width")
+    layers: int = _f(3, "transformer layers over [video; query]")
+    heads: int = _f(8, "attention heads")
+    focal_weight: float = _f(5.0, "focal loss weight (gamma 2) on the point classification")
+    l1_weight: float = _f(1.0, "L1 boundary-regression weight on positives")
+    contrastive_weight: float = _f(0.05, "frame-query contrastive loss weight (tau 0.07)")
+
+
+# recipe -> the record format it trains on
+RECIPE_FORMATS = {
+    "sft": "dm_cot",
+    "grpo": "dm_rl",
+    "grounder": "grounder",
+    "verifier": "verifier",
+    "planner": "planner",
+}
+
+
+@dataclass
+class TrainConfig:
+    """One training run."""
+
+    recipe: str = field(metadata=_meta("what is trained", tuple(RECIPE_FORMATS)))
+    method: str = field(metadata=_meta("which method's model", ("dynframe", "videomind")))
+    data: DataConfig = field(metadata=_meta("training records"))
+    model: ModelConfig = field(default_factory=ModelConfig, metadata=_meta("model"))
+    video: VideoConfig = field(default_factory=VideoConfig, metadata=_meta("prompt video sampling"))
+    optim: OptimConfig = field(default_factory=OptimConfig, metadata=_meta("optimiser"))
+    grpo: GRPOConfig | None = field(default=None, metadata=_meta("RL settings (recipe: grpo)"))
+    grounder: GrounderHeadConfig | None = field(
+        default=None, metadata=_meta("timestamp head (recipe: grounder)")
+    )
+    output_dir: str = _f("runs/train", "checkpoints, logs and the resolved config go here")
+    seed: int = _f(0, "seed of data order, sampling and initialisation")
+    save_steps: int = _f(100, "save a checkpoint every N optimiser steps")
+    logging_steps: int = _f(1, "log every N optimiser steps")
+
+    def __post_init__(self) -> None:
+        expected = RECIPE_FORMATS[self.recipe]
+        _require(
+            self.data.format == expected,
+            f"recipe {self.recipe} trains on data.format {expected}, not {self.data.format}",
+        )
+        _require(
+            (self.recipe == "grpo") == (self.grpo is not None),
+            "grpo must be set exactly for recipe grpo",
+        )
+        _require(
+            (self.recipe == "grounder") == (self.grounder is not None),
+            "grounder must be set exactly for recipe grounder",
+        )
+        if self.grpo is not None:
+            _require(
+                self.optim.global_batch_size % self.grpo.group_size == 0,
+                "optim.global_batch_size (rollouts) must be a multiple of grpo.group_size",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save_resolved(self, path: str | os.PathLike[str]) -> Path:
+        """Write this config as YAML (atomically); :func:`load_config` reads it back equal."""
+        header = "# framescope resolved training config (all defaults and overrides applied)\n"
+        body = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return atomic_write_text(path, header + body)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def field_help(cls: type = TrainConfig, prefix: str = "") -> dict[str, str]:
+    """Every field's dotted name and help string (nested sections included)."""
+    out: dict[str, str] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        out[prefix + f.name] = f.metadata.get("help", "")
+        nested = _dataclass_of(hints[f.name])
+        if nested is not None:
+            out.update(field_help(nested, f"{prefix}{f.name}."))
+    return out
+
+
+def _dataclass_of(tp: Any) -> type | None:
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if _is_optional(tp) else [tp]
+    if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _is_optional(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _convert(value: Any, tp: Any, key: str, choices: tuple[str, ...] | None) -> Any:
+    if _is_optional(tp):
+        if value is None:
+            return None
+        (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return _build(tp, value, key + ".")
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return [_convert(v, item, f"{key}[{i}]", None) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, str):
+        value = _yaml_number(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[tp]
+    if not ok:
+        raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
+    if tp is float and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
+    if choices and value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return float(value) if tp is float else value
+
+
+def _yaml_number(text: str) -> Any:
+    """``text`` as a float when it is written like one (``1e-5``), else unchanged."""
+    try:
+        return float(text) if text.strip().lower() not in ("nan", "inf", "-inf", "+inf") else text
+    except ValueError:
+        return text
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ConfigError(f"unknown key {prefix}{key}{hint}")
+    for name, f in fields.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and name not in data:
+            raise ConfigError(f"missing key {prefix}{name} ({f.metadata.get('help', '')})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {
+        name: _convert(data[name], hints[name], prefix + name, fields[name].metadata.get("choices"))
+        for name in data
+    }
+    return cls(**kwargs)
+
+
+def _apply_override(data: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r} is not key=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {override!r}: the value is not YAML") from None
+    *parents, last = key.strip().split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {override!r}: {part} is not a section")
+        node = child
+    node[last] = value
+
+
+def config_from_dict(data: dict[str, Any], overrides: Sequence[str] = ()) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data plus ``key=value`` overrides."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
+    data = _deep_copy(data)
+    for override in overrides:
+        _apply_override(data, override)
+    result: TrainConfig = _build(TrainConfig, data)
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML recipe, apply overrides, check everything; errors name the file."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else "?"
+        raise ConfigError(f"{p}:{line}: invalid YAML: {e.problem}") from None
+    try:
+        return config_from_dict(data if data is not None else {}, overrides)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
