@@ -1,4 +1,4 @@
-"""Video fetching speed: framescope (cold and warm) vs decode-everything vs decord, side by side.
+"""Video fetching speed: framescope (cold and warm) vs decord, torchcodec and decode-everything.
 
 Generates (once, cached in --work) a 10-minute 1280x720 H.264 video at 25 fps with a keyframe every
 250 frames (10 s GOP, as long-GOP web video has), whose frames carry their own index. Then, for
@@ -6,7 +6,7 @@ several request shapes (windows at several densities and a uniform overview), fe
 frames with each method in this one process and prints a table of median seconds per request.
 Every method's frames are checked against the index stamped in the pixels.
 
-Peak memory is measured in fresh subprocesses (max RSS) for the same request on a 1-minute and the
+Peak memory (VmHWM) is measured in fresh subprocesses for the same request on a 1-minute and the
 10-minute video.
 
 Usage: python benchmarks/bench_video.py [--work bench_out] [--repeats 3] [--quick]
@@ -15,6 +15,7 @@ Usage: python benchmarks/bench_video.py [--work bench_out] [--repeats 3] [--quic
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -109,6 +110,11 @@ def decord_fetch(reader, indices: list[int]) -> None:
     check(frames, indices)
 
 
+def torchcodec_fetch(reader, indices: list[int]) -> None:
+    frames = reader.get_frames_at(indices).data.numpy()
+    check(frames, indices)
+
+
 def timed(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -119,7 +125,7 @@ def timed(fn, repeats: int) -> float:
 
 
 def measure(
-    path: Path, name: str, window: Window | None, kw: dict, reader, repeats: int, naive: bool
+    path: Path, name: str, window: Window | None, kw: dict, others: dict, repeats: int, naive: bool
 ) -> dict:
     """One request shape at one position, every method; naive decode-all only where ``naive``."""
     exact_idx = fs_fetch(path, window, kw, FrameCache(0), exact=True)
@@ -137,8 +143,8 @@ def measure(
     warm = FrameCache()
     fs_fetch(path, window, kw, warm, exact=False)
     row["framescope warm"] = timed(lambda: fs_fetch(path, window, kw, warm, exact=False), repeats)
-    if reader is not None:
-        row["decord get_batch"] = timed(lambda: decord_fetch(reader, exact_idx), repeats)
+    for label, fetch in others.items():
+        row[label] = timed(functools.partial(fetch, exact_idx), repeats)
     if naive:
         row["naive decode-all"] = timed(lambda: naive_fetch(path, exact_idx), 1)
     return row
@@ -180,19 +186,28 @@ def main() -> None:
         f"video: {info.duration:.0f} s, {info.frame_count} frames, {info.width}x{info.height}, "
         f"{len(info.keyframes)} keyframes, {path.stat().st_size / 2**20:.0f} MiB"
     )
+    others = {}  # the alternatives that are installed, each with its reader opened (not timed)
     try:
         import decord
 
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+        dreader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+        others["decord get_batch"] = lambda idx: decord_fetch(dreader, idx)
     except ImportError:
-        reader = None
+        print("decord not installed: skipped")
+    try:
+        from torchcodec.decoders import VideoDecoder
+
+        treader = VideoDecoder(str(path), seek_mode="exact", dimension_order="NHWC")
+        others["torchcodec get_frames_at"] = lambda idx: torchcodec_fetch(treader, idx)
+    except (ImportError, RuntimeError) as e:  # RuntimeError: no system FFmpeg libraries
+        print(f"torchcodec not usable ({type(e).__name__}): skipped")
 
     rows = []
     for name, reqs in requests(info.duration).items():
         reqs = [(w, kw) for w, kw in reqs if w is None or w.end <= info.duration]
         for k, (window, kw) in enumerate(reqs):
             rows.append(
-                measure(path, name, window, kw, reader, args.repeats, naive=k == len(reqs) // 2)
+                measure(path, name, window, kw, others, args.repeats, naive=k == len(reqs) // 2)
             )
             print(
                 json.dumps(
@@ -205,7 +220,7 @@ def main() -> None:
         "framescope cold",
         "framescope cold exact",
         "framescope warm",
-        "decord get_batch",
+        *others,
         "naive decode-all",
     ]
     methods = [m for m in methods if any(m in r for r in rows)]

@@ -186,18 +186,21 @@ def test_threads_share_one_cache(long_gop_video):
     assert len(cache) == len(expected)
 
 
-def test_decord_backend_agrees(long_gop_video, rotated_video, truncated_video):
-    pytest.importorskip("decord")
+@pytest.mark.parametrize("backend", ["decord", "torchcodec"])
+def test_optional_backends_agree(backend, long_gop_video, rotated_video, truncated_video):
+    pytest.importorskip(backend)
     for path, times in [(long_gop_video, [0.0, 3.3, 12.0, 19.9]), (rotated_video, [0.0, 0.5])]:
         a = decode(path, times, cache=FrameCache(0))
-        b = decode(path, times, cache=FrameCache(0), decoder="decord")
+        b = decode(path, times, cache=FrameCache(0), decoder=backend)
         assert a.timestamps == b.timestamps
         np.testing.assert_array_equal(a.frames, b.frames)
-        small = decode(path, times, size=(48, 64), cache=FrameCache(0), decoder="decord")
+        small = decode(path, times, size=(48, 64), cache=FrameCache(0), decoder=backend)
         assert small.frames.shape == (len(times), 64, 48, 3)
-        assert [
-            read_index(f if path == long_gop_video else np.rot90(f, -1)) for f in small.frames
-        ] == [read_index(f if path == long_gop_video else np.rot90(f, -1)) for f in a.frames]
-    # decord fails outright on a cut file, even for the decodable prefix (PyAV recovers it): typed error
-    with pytest.raises(CorruptVideoError, match="decord failed"):
-        decode(truncated_video, [0.5], cache=FrameCache(0), decoder="decord")
+        upright = (lambda f: f) if path == long_gop_video else (lambda f: np.rot90(f, -1))
+        assert [read_index(upright(f)) for f in small.frames] == [read_index(upright(f)) for f in a.frames]
+    # on a cut file decord fails outright; torchcodec decodes the prefix; past the cut both raise typed errors
+    if backend == "torchcodec":
+        assert _indices(decode(truncated_video, [0.5], cache=FrameCache(0), decoder=backend)) == [15]
+    last = float(probe(truncated_video).timestamps[-1])
+    with pytest.raises(CorruptVideoError, match=f"{backend} failed"):
+        decode(truncated_video, [0.5 if backend == "decord" else last], cache=FrameCache(0), decoder=backend)

@@ -16,7 +16,7 @@ presentation time of the returned frame.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import av
@@ -228,8 +228,32 @@ class PyAVDecoder:
             raise CorruptVideoError(f"cannot decode the frame at {t:.3f} s{hint}", info.path, t)
 
 
+def _by_index(
+    info: VideoInfo,
+    backend: str,
+    count: int,
+    indices: Sequence[int],
+    size: Size | None,
+    read: Callable[[list[int]], np.ndarray],
+) -> dict[int, np.ndarray]:
+    """Frames from a backend that indexes frames itself (in presentation order, rotation
+    applied): check it sees the same frames as the container index, read, resize here."""
+    if count != info.frame_count:
+        raise VideoError(
+            f"{backend} sees {count} frames, the container index {info.frame_count}; use the pyav backend",
+            info.path,
+        )
+    order = sorted(set(indices))
+    batch = list(read(order))  # N x (H, W, 3) uint8
+    if size is not None:
+        batch = [
+            np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BICUBIC)) for f in batch
+        ]
+    return dict(zip(order, batch))
+
+
 class DecordDecoder:
-    """decord's ``get_batch`` (optional extra). Fails outright on truncated files."""
+    """decord's ``get_batch`` (optional extra ``decord``). Fails outright on truncated files."""
 
     name = "decord"
 
@@ -238,30 +262,53 @@ class DecordDecoder:
     ) -> dict[int, np.ndarray]:
         import decord  # optional dependency
 
-        # decord applies the display rotation itself; its own resizing fails for some shapes
-        # (rotated streams, portrait outputs), so frames are resized here.
+        # decord's own resizing fails for some shapes (rotated streams, portrait outputs)
         try:
             reader = decord.VideoReader(info.path, ctx=decord.cpu(0))
-            if len(reader) != info.frame_count:
-                raise VideoError(
-                    f"decord sees {len(reader)} frames, the container index {info.frame_count}; use the pyav backend",
-                    info.path,
-                )
-            order = sorted(set(indices))
-            batch = reader.get_batch(order).asnumpy()
+            return _by_index(
+                info, self.name, len(reader), indices, size, lambda i: reader.get_batch(i).asnumpy()
+            )
         except decord.DECORDError as e:
             t = float(info.timestamps[min(indices)])
             raise CorruptVideoError(
                 f"decord failed ({str(e).splitlines()[0]})", info.path, t
             ) from None
-        if size is not None:
-            batch = [
-                np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BICUBIC)) for f in batch
-            ]
-        return dict(zip(order, batch))
 
 
-DECODERS: dict[str, type[Decoder]] = {"pyav": PyAVDecoder, "decord": DecordDecoder}
+class TorchCodecDecoder:
+    """torchcodec's exact-seek ``get_frames_at`` (optional; its CPU wheels need the system's
+    FFmpeg shared libraries, e.g. Debian's libavcodec59 and friends)."""
+
+    name = "torchcodec"
+
+    def decode_frames(
+        self, info: VideoInfo, indices: Sequence[int], size: Size | None
+    ) -> dict[int, np.ndarray]:
+        from torchcodec.decoders import VideoDecoder  # type: ignore[attr-defined]  # optional
+
+        try:
+            reader = VideoDecoder(info.path, seek_mode="exact", dimension_order="NHWC")
+            count = reader.metadata.num_frames or 0
+            return _by_index(
+                info,
+                self.name,
+                count,
+                indices,
+                size,
+                lambda i: reader.get_frames_at(i).data.numpy(),
+            )
+        except RuntimeError as e:
+            t = float(info.timestamps[min(indices)])
+            raise CorruptVideoError(
+                f"torchcodec failed ({str(e).splitlines()[0]})", info.path, t
+            ) from None
+
+
+DECODERS: dict[str, type[Decoder]] = {
+    "pyav": PyAVDecoder,
+    "decord": DecordDecoder,
+    "torchcodec": TorchCodecDecoder,
+}
 
 
 def get_decoder(name: str) -> Decoder:
