@@ -22,9 +22,9 @@ def contact_sheet(
     label_h, head = 14, (18 if title else 0)
     sheet = Image.new("RGB", (columns * thumb_width, head + rows * (thumb_h + label_h)), "white")
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=11)  # the scalable default font: has the en dash of Window.__str__
-    if title:
-        draw.text((4, 3), title, fill="black", font=font)
+    font = ImageFont.load_default(size=11)
+    if title:  # PIL's bundled font has no en dash (Window.__str__ uses one)
+        draw.text((4, 3), title.replace("–", "-"), fill="black", font=font)
     for k, (frame, t) in enumerate(zip(clip.frames, clip.timestamps)):
         r, c = divmod(k, columns)
         x, y = c * thumb_width, head + r * (thumb_h + label_h)
