@@ -232,11 +232,16 @@ def cmd_infer(args: argparse.Namespace) -> int:
     question = args.question.strip()
     if not question:
         raise ConfigError("the question is empty")
-    method = get_method(args.method)
+    method = _videomind_method(args) if args.method == "videomind" else get_method(args.method)
     probe(args.video)  # a bad video fails here, before a model is loaded
     _quiet_transformers()
     backend = load_backend(
-        args.model, dtype=args.dtype, device=args.device, attn_implementation=args.attn
+        args.model,
+        dtype=args.dtype,
+        device=args.device,
+        attn_implementation=args.attn,
+        base_model=args.base_model,
+        roles=args.roles,
     )
     config = InferConfig(
         max_new_tokens=args.max_new_tokens,
@@ -247,16 +252,72 @@ def cmd_infer(args: argparse.Namespace) -> int:
         overview_max_frames=args.overview_max_frames,
         system=args.system,
     )
-    sample = Sample("cli", args.video, question, tuple(args.options or ()), args.prefill)
+    sample = Sample(
+        "cli", args.video, question, tuple(args.options or ()), args.prefill, args.subtitles
+    )
     trace = method.run(backend, [sample], config)[0]
     if trace.error:
         raise FramescopeError(trace.error)
     if args.trace:
         write_json(args.trace, trace.to_dict())
-    _print_trace(trace)
+    (_print_agent_trace if args.method == "videomind" else _print_trace)(trace)
     if args.trace:
         print(f"trace: {args.trace}")
     return 0
+
+
+def _videomind_method(args: argparse.Namespace):  # -> framescope.agent.agent.VideoMindAgent
+    """The ``videomind`` method with the command line's agent settings."""
+    from framescope.agent.agent import AgentConfig, VideoMindAgent
+    from framescope.agent.grounder import GROUNDER_REPLY
+
+    route = tuple(r.strip() for r in args.route.split(",")) if args.route else None
+    agent = AgentConfig(
+        planner=args.plan,
+        verifier_score=args.verifier_score,
+        grounder_prefill=GROUNDER_REPLY if args.force_reg else "",
+        answer_min_len=args.answer_min_len,
+        **({"route": route} if route else {}),
+    )
+    return VideoMindAgent(agent)
+
+
+def _print_agent_trace(trace) -> None:  # trace: framescope.types.Trace
+    """VideoMind: the answer, the ranked moments, one line per role call, a usage summary."""
+    answer = trace.answer
+    letter = f" (option {answer.letter})" if answer.letter else ""
+    print(f"answer{letter}: {_printable(answer.text) or '(none)'}")
+    roles = list(dict.fromkeys(s.role for s in trace.steps))
+    print("route: " + " → ".join(roles))
+    print("moments (start, end, score):")
+    for k, (w, score) in enumerate(zip(answer.windows, answer.scores), 1):
+        print(f"  {k}. {w.start:.2f} {w.end:.2f} {score:.4f}")
+    if not answer.windows:
+        print("  (none: nothing was grounded)")
+    for step in trace.steps:
+        ev = step.evidence
+        seen = (
+            f"{ev.window} at {ev.fps:.2f} fps, {ev.frames} frames, {ev.visual_tokens} visual tokens"
+            if ev
+            else "no clip"
+        )
+        if step.role == "verifier":
+            cand = step.candidates[0] if step.candidates else None
+            what = f"{cand} → {step.scores[0]:.4f}" if cand and step.scores else ""
+        elif step.role == "grounder":
+            what = f"{len(step.candidates)} candidates; reply {_printable(step.text)[:80]!r}"
+        else:
+            what = f"reply {_printable(step.text)[:120]!r}"
+        adapter = step.adapter or "base model"
+        note = f" [{step.reason}]" if step.reason else ""
+        print(f"{step.role} ({adapter}, {step.seconds:.2f} s): {what}; saw {seen}{note}")
+    u = trace.usage
+    print(
+        f"usage: {int(u.get('role_calls', 0))} role calls, {int(u.get('frames', 0))} frames, "
+        f"{int(u.get('visual_tokens', 0))} visual tokens, {int(u.get('prompt_tokens', 0))} prompt "
+        f"+ {int(u.get('generated_tokens', 0))} generated tokens, {trace.seconds:.1f} s "
+        f"(stop: {trace.stop_reason})"
+    )
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -313,6 +374,69 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from framescope.eval.runner import EvalConfig, eval_config, evaluate, load_eval_config
+    from framescope.eval.score import format_table
+
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(EvalConfig)}
+    if args.config:
+        config = load_eval_config(args.config, **given)
+    else:
+        config = eval_config({k: v for k, v in given.items() if v is not None})
+    _quiet_transformers()
+    summary = evaluate(config, progress=True)
+    if summary.result is None:  # another rank: rank 0 reports
+        return 0
+    print(format_table(summary.result))
+    failed = sum(summary.failures.values())
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary.failures.items()))
+    share = f" (rank 0 of {summary.world_size})" if summary.world_size > 1 else ""
+    print(
+        f"\n{summary.samples} samples, {failed} failed{f' ({kinds})' if kinds else ''}; "
+        f"this run{share}: {summary.ran} run, {summary.resumed} already recorded, "
+        f"{summary.seconds:.1f} s"
+    )
+    out = summary.out_dir
+    print(f"outputs: {out / 'predictions.jsonl'}, {out / 'metrics.json'}, {out / 'report.html'}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from framescope.errors import ConfigError
+    from framescope.train.config import load_config
+
+    config = args.config
+    if config is None:
+        if args.resume is None:
+            raise ConfigError(
+                "--config PATH is required (or --resume DIR: its config.yaml is used)"
+            )
+        from framescope.train.checkpoint import find_checkpoint
+
+        config = find_checkpoint(args.resume) / "config.yaml"
+    cfg = load_config(config, args.set or [])
+    _quiet_transformers()
+    if args.trainer == "sft":
+        from framescope.train.sft import train_sft as train
+    else:
+        from framescope.train.grpo.trainer import train_grpo as train
+    t0 = time.perf_counter()
+    result = train(cfg, resume=args.resume, stop_after=args.stop_after)
+    if os.environ.get("RANK", "0") == "0":
+        shown = {k: round(v, 4) for k, v in result.last.items() if "loss" in k or k == "reward"}
+        print(
+            f"{cfg.recipe}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last {shown}"
+        )
+        print(f"metrics: {result.output_dir / 'metrics.jsonl'}")
+        if result.checkpoint is not None:
+            print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
 def _add_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--family",
@@ -329,6 +453,50 @@ def _add_budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--native", action="store_true", help="keep the native frame size (no pixel budget)"
     )
+
+
+def _add_videomind_args(p: argparse.ArgumentParser) -> None:
+    """``infer`` options for VideoMind checkpoints and ``--method videomind``."""
+    g = p.add_argument_group("VideoMind (--method videomind, a VideoMind checkpoint as --model)")
+    g.add_argument(
+        "--base-model",
+        metavar="PATH",
+        help="the base Qwen2-VL folder (default: the one the checkpoint's config names)",
+    )
+    g.add_argument(
+        "--roles",
+        nargs="+",
+        choices=["planner", "grounder", "verifier"],
+        help="load only these role adapters (default: every one in the checkpoint)",
+    )
+    g.add_argument(
+        "--plan", action="store_true", help="run the planner first (the released eval does not)"
+    )
+    g.add_argument(
+        "--route",
+        metavar="ROLES",
+        help="route without a planner: grounder,verifier,answerer (default), grounder,verifier "
+        "or answerer",
+    )
+    g.add_argument(
+        "--verifier-score",
+        choices=["logit", "prob"],
+        default="logit",
+        help="sigmoid(logit_yes - logit_no) (default) or the release's probability variant",
+    )
+    g.add_argument(
+        "--force-reg",
+        action="store_true",
+        help="force the grounder's reply 'The relevant moment happens in <|reg|>.'",
+    )
+    g.add_argument(
+        "--answer-min-len",
+        type=_number,
+        default=32.0,
+        metavar="SECONDS",
+        help="the answer clip is the top moment widened to this length (default 32)",
+    )
+    g.add_argument("--subtitles", metavar="FILE.srt", help="subtitles for the answerer")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--exact", action="store_true", help="always the nearest frame (no keyframe shortcut)"
     )
-    p.add_argument("--decoder", default="pyav", choices=["pyav", "decord"], help="decoding backend")
+    p.add_argument("--decoder", default="pyav", choices=["pyav", "decord", "torchcodec"], help="decoding backend")
     _add_budget_args(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_sample)
@@ -382,12 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "infer",
-        help="answer a question about a video with a local Qwen-VL checkpoint (direct or dynframe)",
+        help="answer a question about a video with a local checkpoint (direct, dynframe, videomind)",
     )
     p.add_argument("video")
     p.add_argument("--question", required=True, help="the question about the video")
     p.add_argument("--model", required=True, metavar="PATH", help="local checkpoint folder")
-    p.add_argument("--method", default="dynframe", choices=["direct", "dynframe"])
+    p.add_argument("--method", default="dynframe", choices=["direct", "dynframe", "videomind"])
     p.add_argument("--trace", metavar="out.json", help="write the full trace as JSON here")
     p.add_argument("--options", nargs="+", metavar="TEXT", help="answer options (A, B, …)")
     p.add_argument(
@@ -419,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--attn", help="attention implementation (sdpa, eager, flash_attention_2)")
+    _add_videomind_args(p)
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser(
@@ -500,6 +669,109 @@ def build_parser() -> argparse.ArgumentParser:
         help="reproduce a re-implementation's numbers instead of the official script's",
     )
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "eval",
+        help="run a method on a benchmark (resumable, sharded under torchrun), score, report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run an inference method over every sample of a benchmark (its official files\n"
+        "as distributed), score the predictions with the benchmark's official rules and write a\n"
+        "report. Output folder: predictions.jsonl (one record per sample), metrics.json,\n"
+        "config.yaml, report.md, report.html, plots/. Rerunning into the same folder resumes;\n"
+        "under torchrun or accelerate each process runs its share of the batches.\n\n"
+        "--data-root layouts:\n"
+        + "\n".join(f"  {b.name}: {b.layout.tree}" for b in BENCHMARKS.values())
+        + "\n\nPer-sample failures (missing or unreadable video, generation error) are recorded\n"
+        "and counted; the exit code is 0 unless the input is bad (1). Prompts: docs/evaluation.md.",
+    )
+    p.add_argument(
+        "benchmark", choices=list(BENCHMARKS), metavar="BENCHMARK", help=", ".join(BENCHMARKS)
+    )
+    p.add_argument("--data-root", metavar="DIR", help="the benchmark's files (layouts above)")
+    p.add_argument("--model", metavar="PATH", help="local checkpoint folder")
+    p.add_argument(
+        "--method", help="direct, dynframe or another registered method (default dynframe)"
+    )
+    p.add_argument("--out", metavar="DIR", help="output folder (default eval_<benchmark>_<method>)")
+    p.add_argument("--config", metavar="YAML", help="settings file (keys: the option names with _)")
+    p.add_argument("--video-dir", metavar="DIR", help="video folder, instead of the layout's")
+    p.add_argument("--compat", choices=COMPAT, help="score as a re-implementation does")
+    p.add_argument(
+        "--batch-size", type=int, metavar="N", help="samples generated together (default 4)"
+    )
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="run only the first N samples (benchmark order)"
+    )
+    p.add_argument("--device", help="torch device (default cpu; cuda: one GPU per process)")
+    p.add_argument("--dtype", help="auto, float32, bfloat16 or float16 (default auto)")
+    p.add_argument("--attn", help="attention implementation (sdpa, eager, flash_attention_2)")
+    p.add_argument(
+        "--max-new-tokens", type=int, metavar="N", help="sampled tokens per sample (default 1024)"
+    )
+    p.add_argument("--temperature", type=_number, metavar="T", help="0 = greedy (default)")
+    p.add_argument("--top-p", type=_number, metavar="P")
+    p.add_argument("--top-k", type=int, metavar="K")
+    p.add_argument("--seed", type=int, metavar="N", help="sampling seed (default 0)")
+    p.add_argument(
+        "--overview-fps", type=_number, metavar="FPS", help="overview density (default 0.5)"
+    )
+    p.add_argument(
+        "--overview-max-frames", type=int, metavar="N", help="overview frame cap (default 64)"
+    )
+    p.add_argument("--max-frames", type=int, metavar="N", help="frames per retrieval (default 128)")
+    p.add_argument("--max-rounds", type=int, metavar="N", help="retrievals per answer (default 3)")
+    p.add_argument(
+        "--max-fps", type=_number, metavar="FPS", help="retrieval density ceiling (default 30)"
+    )
+    p.add_argument(
+        "--max-visual-tokens",
+        type=int,
+        metavar="N",
+        help="visual tokens per answer (default 32768)",
+    )
+    p.add_argument("--system", help="system prompt (default: the chat template's)")
+    p.add_argument("--continuation", choices=["cache", "rerun"], help="after a retrieval")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        default=None,
+        help="rerun samples whose record is a failure",
+    )
+    p.add_argument(
+        "--plots", type=int, metavar="N", help="timeline plots in the report (default 12)"
+    )
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "train",
+        help="train: sft (DynFrame cold start, VideoMind roles) or grpo (SD-GRPO) from a recipe",
+        description="Train from a YAML recipe in configs/ (one process, or several under "
+        "torchrun / accelerate launch). Checkpoints, metrics.jsonl and the resolved config go to "
+        "the recipe's output_dir.",
+    )
+    p.add_argument(
+        "trainer", choices=["sft", "grpo"], help="sft: recipes sft/grounder/verifier/planner"
+    )
+    p.add_argument("--config", metavar="PATH", help="YAML recipe (configs/*.yaml)")
+    p.add_argument(
+        "--set",
+        action="extend",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. optim.lr=1e-5 model.path=ckpt/Qwen3-VL-4B",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue from a checkpoint folder, or an output folder's latest checkpoint",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="STEP",
+        help="save and stop after this step (the schedule spans the whole run; --resume later)",
+    )
+    p.set_defaults(func=cmd_train)
 
     return parser
 

@@ -5,8 +5,10 @@
 - ``dynframe``: the same prompt, then DynFrame's span-density retrieval loop
   (:mod:`framescope.retrieval.loop`).
 
-Both run batched and return one :class:`~framescope.types.Trace` per sample, in order. The
-VideoMind agent implements the same protocol and registers itself in :data:`METHODS`.
+Both run batched and return one :class:`~framescope.types.Trace` per sample, in order.
+
+- ``videomind``: VideoMind's role agent (:mod:`framescope.agent`), the same protocol; needs a
+  VideoMind checkpoint (``agent_qwen2_vl``). ``VideoMindAgent(AgentConfig(...))`` for settings.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from framescope.agent.agent import AgentConfig, VideoMindAgent
 from framescope.errors import ConfigError
 from framescope.models.backend import Backend
 from framescope.retrieval.loop import InferConfig, Sample, run_loop
 from framescope.types import Trace
 
-__all__ = ["METHODS", "Direct", "DynFrame", "InferConfig", "Method", "Sample", "get_method"]
+__all__ = [
+    "METHODS",
+    "AgentConfig",
+    "Direct",
+    "DynFrame",
+    "InferConfig",
+    "Method",
+    "Sample",
+    "VideoMindAgent",
+    "get_method",
+]
 
 
 class Method(Protocol):
@@ -50,7 +63,7 @@ class DynFrame:
         return run_loop(backend, samples, config, retrieval=True, method=self.name)
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (Direct(), DynFrame())}
+METHODS: dict[str, Method] = {m.name: m for m in (Direct(), DynFrame(), VideoMindAgent())}
 
 
 def get_method(name: str) -> Method:

@@ -89,6 +89,8 @@ class Prediction:
     ``response`` the raw generated text, ``saliency`` optional per-2-second-clip scores
     (QVHighlights highlight detection). ``error`` names why the sample failed (``None`` when it
     ran); a failed sample is scored as an unparseable answer/moment under each benchmark's rule.
+    ``trace`` is the runner's summary of how the record was made (method, evidence windows,
+    usage, timing, failure kind); scoring ignores it.
     """
 
     id: str
@@ -98,10 +100,11 @@ class Prediction:
     response: str | None = None
     error: str | None = None
     saliency: list[float] | None = None
+    trace: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"id": self.id, "windows": [w.to_list() for w in self.windows]}
-        for key in ("scores", "answer", "response", "error", "saliency"):
+        for key in ("scores", "answer", "response", "error", "saliency", "trace"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -112,7 +115,8 @@ class Prediction:
         """Parse one JSON record; raises ``ValueError`` naming the bad field."""
         if not isinstance(obj, dict):
             raise ValueError(f"a prediction must be a JSON object, got {type(obj).__name__}")
-        unknown = set(obj) - {"id", "windows", "scores", "answer", "response", "error", "saliency"}
+        known = {"id", "windows", "scores", "answer", "response", "error", "saliency", "trace"}
+        unknown = set(obj) - known
         if unknown:
             raise ValueError(f"unknown prediction field(s): {', '.join(sorted(unknown))}")
         ident = obj.get("id")
@@ -133,6 +137,8 @@ class Prediction:
         for key in ("answer", "response", "error"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 raise ValueError(f"'{key}' must be a string or null")
+        if obj.get("trace") is not None and not isinstance(obj["trace"], dict):
+            raise ValueError("'trace' must be an object or null")
         return cls(
             id=str(ident),
             windows=windows,
@@ -141,6 +147,7 @@ class Prediction:
             response=obj.get("response"),
             error=obj.get("error"),
             saliency=_numbers(obj.get("saliency"), "saliency"),
+            trace=obj.get("trace"),
         )
 
 
@@ -241,6 +248,11 @@ class Step:
     the in-band note. ``tokens_out`` counts tokens the model sampled in the segment, ``tokens_in``
     the tokens the runtime injected (prefill, clip block, note). ``elapsed`` is seconds since the
     episode started when the step ended; ``fetch_seconds`` the decode + processor time.
+
+    Agent steps (VideoMind: one per role call) also set ``role`` (planner, grounder, verifier,
+    answerer), ``adapter`` (the LoRA adapter active; ``None`` = the base model), ``prompt`` (the
+    role's user text), ``candidates`` and their ``scores`` (absolute seconds, in the role's rank
+    order) and ``seconds`` (the role's own wall time); ``evidence`` is the clip the role saw.
     """
 
     text: str
@@ -254,8 +266,24 @@ class Step:
     tokens_in: int = 0
     fetch_seconds: float = 0.0
     elapsed: float = 0.0
+    role: str | None = None
+    adapter: str | None = None
+    prompt: str = ""
+    candidates: list[Window] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
+        agent: dict[str, object] = {}
+        if self.role is not None:  # agent fields only on agent steps
+            agent = {
+                "role": self.role,
+                "adapter": self.adapter,
+                "prompt": self.prompt,
+                "candidates": [w.to_list() for w in self.candidates],
+                "scores": list(self.scores),
+                "seconds": self.seconds,
+            }
         return {
             "text": self.text,
             "status": self.status,
@@ -268,7 +296,7 @@ class Step:
             "tokens_in": self.tokens_in,
             "fetch_seconds": self.fetch_seconds,
             "elapsed": self.elapsed,
-        }
+        } | agent
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> Step:
@@ -284,6 +312,12 @@ class Step:
             tokens_in=int(obj.get("tokens_in", 0)),
             fetch_seconds=float(obj.get("fetch_seconds", 0.0)),
             elapsed=float(obj.get("elapsed", 0.0)),
+            role=obj.get("role"),
+            adapter=obj.get("adapter"),
+            prompt=obj.get("prompt", ""),
+            candidates=[w for w in map(_window_or_none, obj.get("candidates", ())) if w],
+            scores=[float(x) for x in obj.get("scores", ())],
+            seconds=float(obj.get("seconds", 0.0)),
         )
 
 
@@ -291,23 +325,30 @@ class Step:
 class Answer:
     """The final answer read from a response: the answer region's ``text`` (``<answer>…</answer>``,
     else the text after ``</think>``, else all), an option ``letter`` (only when the question had
-    options and one could be read) and the time ``windows`` it names, in the order given."""
+    options and one could be read) and the time ``windows`` it names, in the order given. A
+    method that ranks moments itself (VideoMind) puts them in ``windows``, best first, with their
+    ``scores``."""
 
     text: str = ""
     letter: str | None = None
     windows: tuple[Window, ...] = ()
+    scores: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "text": self.text,
             "letter": self.letter,
             "windows": [w.to_list() for w in self.windows],
         }
+        if self.scores:
+            out["scores"] = list(self.scores)
+        return out
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> Answer:
         windows = tuple(w for w in (_window_or_none(x) for x in obj.get("windows", ())) if w)
-        return cls(obj.get("text", ""), obj.get("letter"), windows)
+        scores = tuple(float(x) for x in obj.get("scores", ()))
+        return cls(obj.get("text", ""), obj.get("letter"), windows, scores)
 
 
 @dataclass
@@ -345,9 +386,11 @@ class Trace:
     def to_prediction(self) -> Prediction:
         """The evaluation record: the answer's windows (else the fetched windows) and answer."""
         windows = list(self.answer.windows) or [e.window for e in self.evidence if e.window]
+        scored = bool(self.answer.scores) and len(self.answer.scores) == len(windows)
         return Prediction(
             id=self.id,
             windows=windows,
+            scores=list(self.answer.scores) if scored else None,
             answer=self.answer.letter or self.answer.text or None,
             response=self.response,
             error=self.error,

@@ -28,3 +28,24 @@ def jsonl():
 @pytest.fixture
 def dump():
     return write_json
+
+
+# ---------------------------------------------------------------- framescope eval (runner tests)
+
+
+@pytest.fixture(scope="session")
+def eval_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-video synthetic world (15 s): ~20 samples over its three tasks."""
+    from framescope.video.synth import generate_world
+
+    root = tmp_path_factory.mktemp("eval_world") / "world"
+    generate_world(root, seed=0, num_videos=1, duration=(15, 15))
+    return root
+
+
+@pytest.fixture(scope="session")
+def eval_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Qwen2-VL checkpoint folder."""
+    from framescope.models.tiny import save_tiny_model
+
+    return save_tiny_model("qwen2_vl", tmp_path_factory.mktemp("eval_model") / "qwen2_vl")

@@ -193,3 +193,19 @@ def test_hook_sees_the_prompt_first(backends: dict) -> None:
     assert (
         row.vision[-1][0] == row.prompt_len and row.mask[: row.prompt_len + len(clip)].count(1) == 0
     )
+
+
+def test_sample_token_repetition_penalty_and_banned_tokens() -> None:
+    logits = torch.tensor([2.0, 1.9, -1.0, 0.5])
+    policy = torch.log_softmax(logits, dim=0)
+    # token 0 was seen: 2.0 / 1.5 < 1.9, so greedy takes token 1; the log-prob stays the policy's
+    token, logprob = sample_token(logits, Sampling(repetition_penalty=1.5), None, [0, 0])
+    assert token == 1 and logprob == pytest.approx(float(policy[1]))
+    # penalty 5 on tokens 0-2: 2.0 -> 0.4, 1.9 -> 0.38, -1.0 -> -5.0 (negatives are multiplied)
+    assert sample_token(logits, Sampling(repetition_penalty=5.0), None, [0, 1, 2])[0] == 3
+    assert sample_token(logits, Sampling(), None, banned=[0])[0] == 1
+    gen = torch.Generator().manual_seed(0)
+    drawn = {sample_token(logits, Sampling(1.0), gen, banned=[0, 1])[0] for _ in range(50)}
+    assert drawn <= {2, 3}
+    with pytest.raises(ModelError):
+        Sampling(repetition_penalty=0.0)

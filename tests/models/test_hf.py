@@ -83,10 +83,10 @@ def test_load_errors(tmp_path: Path, tiny_dirs: dict) -> None:
 
 
 def test_register_loader_for_a_new_model_type(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "agent_qwen2_vl"}))
-    with pytest.raises(ModelError, match="unsupported model type 'agent_qwen2_vl'"):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "custom_vl"}))
+    with pytest.raises(ModelError, match="unsupported model type 'custom_vl'"):
         load_backend(tmp_path)
-    hf.register_loader("agent_qwen2_vl", lambda path, **kw: ("agent", path, kw))
+    hf.register_loader("custom_vl", lambda path, **kw: ("agent", path, kw))
     try:
         assert load_backend(tmp_path, dtype="bfloat16") == (
             "agent",
@@ -94,7 +94,7 @@ def test_register_loader_for_a_new_model_type(tmp_path: Path) -> None:
             {"dtype": "bfloat16", "device": "cpu", "attn_implementation": None},
         )
     finally:
-        del hf.LOADERS["agent_qwen2_vl"]
+        del hf.LOADERS["custom_vl"]
 
 
 def test_bfloat16_and_attention_choice(tiny_dirs: dict) -> None:

@@ -166,7 +166,7 @@ def test_direct_method_never_retrieves(backends: dict, demo: tuple) -> None:
     (trace,) = get_method("direct").run(backends["qwen3_vl"], [prefilled(video, event, 4)], CONFIG)
     assert trace.method == "direct" and [s.status for s in trace.steps] == ["final"]
     assert trace.budgets == {} and trace.usage["rounds"] == 0
-    assert sorted(METHODS) == ["direct", "dynframe"]
+    assert sorted(METHODS) == ["direct", "dynframe", "videomind"]
 
 
 def test_unreadable_video_gets_an_error_trace(backends: dict, demo: tuple, tmp_path: Path) -> None:

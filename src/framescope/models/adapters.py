@@ -300,7 +300,11 @@ def read_adapter(folder: str | Path, base: nn.Module) -> tuple[Any, dict[str, to
     if isinstance(targets, list):
         raw["target_modules"] = [to_current_name(t, base) for t in targets]
         present = {name for name, _ in _base(base).named_modules()}
-        missing = [t for t in raw["target_modules"] if t not in present]
+        # peft matches a target by full name or by suffix; it also shortens a list of >= 20 full
+        # names to their minimal suffixes (e.g. "q_proj") before saving, as Roles.save then does
+        parts = [name.split(".") for name in present]
+        suffixes = {".".join(p[i:]) for p in parts for i in range(1, len(p))}
+        missing = [t for t in raw["target_modules"] if t not in present and t not in suffixes]
         if missing:
             raise ModelError(
                 f"{config_path}: the base model has no module(s) {missing[:3]}"
@@ -368,6 +372,8 @@ def _tied_copies_ok() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tie_word_embeddings.*")
         warnings.filterwarnings("ignore", message=".*ensure_weight_tying.*")
+        # peft asks transformers 5.x a deprecated question while wrapping; nothing to act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
         yield
 
 

@@ -48,12 +48,19 @@ class Sampling:
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0  # nucleus mass kept (1: all)
     top_k: int = 0  # tokens kept (0: all)
+    repetition_penalty: float = 1.0  # transformers' rule over the row's tokens so far (1: off)
 
     def __post_init__(self) -> None:
-        if not (self.temperature >= 0 and 0 < self.top_p <= 1 and self.top_k >= 0):
+        if not (
+            self.temperature >= 0
+            and 0 < self.top_p <= 1
+            and self.top_k >= 0
+            and self.repetition_penalty > 0
+        ):
             raise ModelError(
                 f"bad sampling settings: temperature {self.temperature} (>= 0), top_p "
-                f"{self.top_p} (0-1], top_k {self.top_k} (>= 0)"
+                f"{self.top_p} (0-1], top_k {self.top_k} (>= 0), repetition_penalty "
+                f"{self.repetition_penalty} (> 0)"
             )
 
 
@@ -78,6 +85,9 @@ class Row:
     cached: int = 0
     next_pos: int = 0  # next free rope id after the cached tokens
     stop_reason: str | None = None  # "stop" token, "length", "hook"
+    # (n, H) last decoder layer's output before the final norm over the row's last fed chunk
+    # (tokens[cached - n : cached]); kept only by Engine(pre_norm=True), e.g. for a <|reg|> head
+    states: torch.Tensor | None = None
 
     @classmethod
     def start(cls, prompt: Segment, generator: torch.Generator | None = None) -> Row:
@@ -205,11 +215,26 @@ def score_next_tokens(
 
 
 def sample_token(
-    logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None
+    logits: torch.Tensor,
+    sampling: Sampling,
+    generator: torch.Generator | None,
+    previous: Sequence[int] = (),
+    banned: Sequence[int] = (),
 ) -> tuple[int, float]:
-    """Choose a token from ``logits`` ``(V,)``; returns it and its log-probability (temperature 1)."""
+    """Choose a token from ``logits`` ``(V,)``; returns it and its log-probability (temperature 1,
+    no penalty, no ban: the policy's own, as RL needs it). ``previous``: the row's tokens so far,
+    which a repetition penalty ``p`` makes less likely (logit / p if positive, × p if negative,
+    as transformers does, before temperature and filtering). ``banned`` tokens are never chosen."""
     logits = logits.float()
     logprobs = torch.log_softmax(logits, dim=-1)
+    if len(banned):
+        logits = logits.index_fill(0, torch.tensor(list(banned), dtype=torch.long), float("-inf"))
+    if sampling.repetition_penalty != 1.0 and len(previous):
+        seen = torch.unique(torch.tensor(list(previous), dtype=torch.long))
+        picked = logits[seen]
+        p = sampling.repetition_penalty
+        logits = logits.clone()
+        logits[seen] = torch.where(picked < 0, picked * p, picked / p)
     if sampling.temperature == 0:
         token = int(torch.argmax(logits))
         return token, float(logprobs[token])
@@ -229,11 +254,19 @@ def sample_token(
 class Engine:
     """Batched generation over a :class:`~framescope.models.backend.Backend`."""
 
-    def __init__(self, backend: Backend, continuation: str = "cache") -> None:
+    def __init__(
+        self, backend: Backend, continuation: str = "cache", pre_norm: bool = False
+    ) -> None:
+        """``pre_norm=True`` keeps each row's pre-norm states of its last fed chunk on
+        ``Row.states`` for hooks that read hidden states (VideoMind's Grounder)."""
         if continuation not in CONTINUATIONS:
             raise ModelError(f"continuation must be one of {CONTINUATIONS}, got {continuation!r}")
         self.backend = backend
         self.continuation = continuation
+        # Vision placeholders are never sampled: as text they would make the sequence claim a
+        # vision block it does not have (3-D positions and the model's scatter would fail on it)
+        self.banned = (backend.rope.image_token_id, backend.rope.video_token_id)
+        self.pre_norm = pre_norm
 
     def start(self, rows: list[Row]) -> Batch:
         """A batch of ``rows`` with an empty cache (nothing fed yet)."""
@@ -273,7 +306,12 @@ class Engine:
             vision += [v for start, v in row.vision if start >= row.cached]
             row.cached += n
         attention = torch.cat([batch.attention, mask], dim=1)  # (B, L + width)
-        out = self.backend.forward(ids, attention, pos, vision, cache=batch.cache)
+        out = self.backend.forward(
+            ids, attention, pos, vision, cache=batch.cache, pre_norm=self.pre_norm
+        )
+        if out.pre_norm is not None:
+            for b, (row, chunk) in enumerate(zip(rows, chunks)):
+                row.states = out.pre_norm[b, width - len(chunk) :]  # (n, H), padding dropped
         batch.attention = attention
         return out.logits[:, -1]  # (B, V)
 
@@ -342,7 +380,9 @@ class Engine:
             clip = False
             for b, i in enumerate(batch.live):
                 row = rows[i]
-                token, logprob = sample_token(logits[b], sampling, row.generator)
+                token, logprob = sample_token(
+                    logits[b], sampling, row.generator, row.tokens, self.banned
+                )
                 row.push(token, logprob)
                 if token in stops:
                     row.stop_reason = "stop"

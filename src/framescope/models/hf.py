@@ -1,8 +1,12 @@
 """The transformers backend for Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints in a local folder.
 
 :func:`load_backend` reads ``config.json``, picks the loader registered for its ``model_type``
-(:data:`LOADERS`; VideoMind's ``agent_qwen2_vl`` will register its own) and loads the processor
-and model with ``from_pretrained`` from disk only.
+(:data:`LOADERS`) and loads the processor and model with ``from_pretrained`` from disk only.
+A VideoMind folder (``agent_qwen2_vl``, the released layout) loads its base Qwen2-VL through the
+same path, wraps it with the role adapters in place and attaches the loaded
+:class:`~framescope.models.videomind_ckpt.VideoMind` (roles, timestamp head, token ids) as
+``HFBackend.videomind``; its ``<|seg_start|>``/``<|seg_end|>`` become rope markers
+(:mod:`framescope.models.rope`). Every method runs on it; ``videomind`` needs it.
 
 Vision blocks are laid out here, not by the processor's text expansion: the family's *video
 processor* turns the clip's frames into ``pixel_values_videos`` and ``video_grid_thw`` (no frame
@@ -29,12 +33,13 @@ template has them) with each ``<|vision_start|><|video_pad|><|vision_end|>`` rep
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -50,6 +55,9 @@ from framescope.models.backend import (
 from framescope.models.rope import RopeSpec
 from framescope.types import Clip, Evidence
 from framescope.video.sampling import PixelBudget
+
+if TYPE_CHECKING:
+    from framescope.models.videomind_ckpt import VideoMind
 
 PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"  # what the templates write per video
 DTYPES: dict[str, Any] = {
@@ -92,6 +100,7 @@ class HFBackend:
         self.pad_token_id = int(pad if pad is not None else self.stop_token_ids[0])
         self._norm = model.model.language_model.norm  # the final RMSNorm of the text model
         self._text_ids: dict[str, list[int]] = {}
+        self.videomind: VideoMind | None = None  # roles + head of a VideoMind checkpoint
 
     # ------------------------------------------------------------------ text
 
@@ -257,14 +266,20 @@ Loader = Callable[..., Any]
 
 
 def _load_qwen(
-    path: Path, *, family: str, dtype: str, device: str, attn_implementation: str | None
+    path: Path,
+    *,
+    family: str,
+    dtype: str,
+    device: str,
+    attn_implementation: str | None,
+    processor_path: Path | None = None,
 ) -> HFBackend:
     from transformers import AutoProcessor
 
     from framescope.models.tiny import model_class
 
     try:
-        processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+        processor = AutoProcessor.from_pretrained(processor_path or path, local_files_only=True)
         kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "local_files_only": True}
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
@@ -280,11 +295,47 @@ def _load_qwen(
     return HFBackend(processor, model, family)
 
 
-# model_type in config.json → loader(path, dtype=, device=, attn_implementation=). VideoMind's
-# released folders say "agent_qwen2_vl"; its loader registers here (register_loader).
+def _load_videomind(
+    path: Path,
+    *,
+    dtype: str,
+    device: str,
+    attn_implementation: str | None,
+    base_model: str | os.PathLike[str] | None = None,
+    roles: Sequence[str] | None = None,
+) -> HFBackend:
+    """A VideoMind folder: its base model via :func:`_load_qwen` (tokenizer from the checkpoint,
+    which has the role tokens), the role adapters wrapped around that model in place, the head."""
+    from framescope.models.videomind_ckpt import load_videomind, read_checkpoint
+
+    ckpt = read_checkpoint(path, base_model, roles)
+    backend = _load_qwen(
+        ckpt.base_model_path,
+        family=ckpt.family,
+        dtype=dtype,
+        device=device,
+        attn_implementation=attn_implementation,
+        processor_path=ckpt.processor_path,
+    )
+    vm = load_videomind(
+        path, base_model, roles, dtype=backend.dtype, device=backend.device, model=backend.model
+    )
+    # the roles switch LoRA layers inside backend.model itself, so forward() runs the active role
+    backend.videomind = vm
+    ids = vm.checkpoint.token_ids
+    backend.rope = dataclasses.replace(
+        backend.rope, markers=frozenset({ids.seg_start, ids.seg_end})
+    )
+    return backend
+
+
+# model_type in config.json → loader(path, dtype=, device=, attn_implementation=[, options]).
 LOADERS: dict[str, Loader] = {
-    family: functools.partial(_load_qwen, family=family)
-    for family in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+    **{
+        family: functools.partial(_load_qwen, family=family)
+        for family in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+    },
+    "agent_qwen2_vl": _load_videomind,  # VideoMind's released folders
 }
 
 
@@ -298,10 +349,14 @@ def load_backend(
     dtype: str = "auto",
     device: str = "cpu",
     attn_implementation: str | None = None,
+    base_model: str | os.PathLike[str] | None = None,
+    roles: Sequence[str] | None = None,
 ) -> Any:
     """Load a checkpoint folder (local files only). ``dtype``: auto (the checkpoint's), float32,
     bfloat16 or float16; ``device``: a torch device string; ``attn_implementation``: e.g.
-    ``"sdpa"``, ``"eager"``, ``"flash_attention_2"`` (default: transformers' choice)."""
+    ``"sdpa"``, ``"eager"``, ``"flash_attention_2"`` (default: transformers' choice).
+    VideoMind folders only: ``base_model`` overrides the base model folder their config names,
+    ``roles`` selects a subset of the role adapters (default: every one present)."""
     folder = Path(path)
     if not folder.exists():
         raise ModelError(f"{folder}: no such model folder")
@@ -323,4 +378,14 @@ def load_backend(
         raise ModelError(
             f"{folder}: unsupported model type {model_type!r}; supported: {', '.join(LOADERS)}"
         )
-    return loader(folder, dtype=dtype, device=device, attn_implementation=attn_implementation)
+    options: dict[str, Any] = {}
+    if base_model is not None or roles is not None:
+        if loader is not _load_videomind:
+            raise ModelError(
+                f"{folder}: base_model / roles apply to VideoMind checkpoints (agent_qwen2_vl), "
+                f"not to a {model_type!r} model"
+            )
+        options = {"base_model": base_model, "roles": roles}
+    return loader(
+        folder, dtype=dtype, device=device, attn_implementation=attn_implementation, **options
+    )

@@ -41,6 +41,17 @@ explicitly; for Qwen3-VL it matches transformers exactly.
   explicit positions generate calls the model's 5.23 ``get_rope_index`` instead.
 - The returned ``deltas`` follow 5.23's convention (``next id − number of unpadded tokens``): a
   token at unpadded index ``k`` after the prompt has id ``k + delta`` on every axis.
+
+**Markers inside a video run** (``RopeSpec.markers``; VideoMind's Verifier inserts
+``<|seg_start|>``/``<|seg_end|>`` between the temporal patches of its clip). Its checkpoints were
+trained and released with transformers 4.45's ``get_rope_index``, which finds a block by its first
+vision token and lays the block's ``t·h·w`` grid ids over the next ``t·h·w`` tokens *whatever they
+are*; the markers inside therefore take grid cells, the block's last vision tokens (one per marker
+inside) spill past the grid and get text ids (``max + 1`` on), like the tokens after them. A block
+whose first token after ``<|vision_start|>`` is a marker (a candidate starting at the window's
+start) is not counted as a block by 4.45 at all: with the single clip the Verifier sends, every
+position of the sequence becomes a text id (``0 … L−1``). framescope reproduces both, because the
+verifier weights were trained on exactly these positions; without markers nothing changes.
 """
 
 from __future__ import annotations
@@ -65,6 +76,8 @@ class RopeSpec:
     video_token_id: int
     spatial_merge_size: int = 2
     tokens_per_second: float = 2.0  # Qwen2.5-VL only: temporal ids per second of video
+    # tokens that may sit inside a video run (VideoMind's seg tokens); see the module docstring
+    markers: frozenset[int] = frozenset()
 
     @classmethod
     def from_config(cls, config: Any) -> RopeSpec:
@@ -128,6 +141,54 @@ def _block_ids(block: _Block, start: int, tokens_per_second: float) -> torch.Ten
     return grid.reshape(3, -1) + start
 
 
+@dataclass
+class _Spill:
+    """Vision tokens of the current block still to come as text (the release rule for markers)."""
+
+    token_id: int = -1
+    left: int = 0
+
+    def start(self, token_id: int, count: int) -> None:
+        self.token_id, self.left = token_id, count
+
+
+def _text_end(
+    ids: list[int],
+    i: int,
+    queues: dict[int, Iterator[_Block]],
+    markers: frozenset[int],
+    spill: _Spill,
+    row: int,
+) -> int:
+    """End of the text run starting at ``i``: up to the next block start. Spilled vision tokens
+    and markers are text; a marker that opens a block (right before its first vision token)
+    makes the whole block text, as 4.45 did (see the module docstring)."""
+    j = i
+    while j < len(ids):
+        token = ids[j]
+        if spill.left:
+            if token == spill.token_id:
+                spill.left -= 1
+            elif token not in markers:
+                raise ModelError(
+                    f"row {row}: token {token} at {j} interrupts a vision block "
+                    f"(only markers {sorted(markers)} may sit inside one)"
+                )
+        elif token in queues:
+            break
+        elif token in markers and (j == 0 or ids[j - 1] not in queues):
+            k = j
+            while k < len(ids) and ids[k] in markers:
+                k += 1
+            if k < len(ids) and ids[k] in queues:  # the block opens with a marker
+                block = next(queues[ids[k]], None)
+                if block is None:
+                    raise ModelError(f"row {row}: more vision blocks than grids (token at {k})")
+                spill.start(block.token_id, block.grid[0] * block.grid[1] * block.grid[2])
+        j += 1
+    return j
+
+
 def rope_index(
     spec: RopeSpec,
     input_ids: torch.Tensor,
@@ -167,11 +228,10 @@ def rope_index(
         ids = input_ids[b].cpu()[keep].tolist()
         row = torch.empty(3, len(ids), dtype=torch.long)
         i, nxt = 0, 0  # token index, next free id
+        spill = _Spill()  # vision tokens past the last block's grid (markers took their cells)
         while i < len(ids):
-            if ids[i] not in queues:  # a run of text: consecutive ids on all three axes
-                j = i + 1
-                while j < len(ids) and ids[j] not in queues:
-                    j += 1
+            if ids[i] not in queues or spill.left:  # a run of text: consecutive ids on all axes
+                j = _text_end(ids, i, queues, spec.markers, spill, b)
                 row[:, i:j] = torch.arange(nxt, nxt + j - i)
                 i, nxt = j, nxt + j - i
                 continue
@@ -179,14 +239,22 @@ def rope_index(
             if block is None:
                 raise ModelError(f"row {b}: more vision blocks than grids (token {ids[i]} at {i})")
             n = block.grid[0] * block.grid[1] * block.grid[2]
-            if ids[i : i + n] != [block.token_id] * n:
+            inside = ids[i : i + n]
+            if inside != [block.token_id] * n and (
+                len(inside) != n
+                or any(t != block.token_id and t not in spec.markers for t in inside)
+            ):
                 raise ModelError(
                     f"row {b}: vision block at token {i} should be {n} consecutive tokens "
                     f"{block.token_id} (grid {block.grid}), the sequence says otherwise"
                 )
+            marked = n - inside.count(block.token_id)  # markers inside the grid's span
             block_ids = _block_ids(block, nxt, spec.tokens_per_second)
-            row[:, i : i + n] = block_ids
+            row[:, i : i + n] = block_ids  # markers inside take the cells they land on (4.45)
+            spill.start(block.token_id, marked)
             i, nxt = i + n, int(block_ids.max()) + 1
+        if spill.left:
+            raise ModelError(f"row {b}: the sequence ends inside a vision block")
         positions[:, b, keep] = row
         deltas[b, 0] = nxt - len(ids)
     for token_id, queue in queues.items():

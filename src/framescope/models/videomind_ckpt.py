@@ -158,8 +158,17 @@ def load_head(ckpt: VideoMindCheckpoint, hidden_act: str = "silu") -> TimestampH
         raise ModelError(f"{ckpt.head_file}: no timestamp decoder weights (vis_proj.1.weight)")
     dims, hidden = proj.shape
     levels = state["coef.scale"].shape[0] if "coef.scale" in state else 0
+    layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("vis_fuse.")), default=2)
+    # attention heads leave no trace in the weights: framescope's layout records them
+    resolved = ckpt.path / RESOLVED
+    info = (_read_json(resolved).get("head") or {}) if resolved.is_file() else {}
     head = TimestampHead(
-        int(hidden), dims=int(dims), act=hidden_act, strides=tuple(2**k for k in range(levels))
+        int(hidden),
+        dims=int(dims),
+        act=hidden_act,
+        strides=tuple(2**k for k in range(levels)),
+        heads=int(info.get("heads", 8)),
+        num_layers=layers,
     )
     try:
         head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
@@ -273,6 +282,8 @@ def save_videomind(
                 "dims": head.dims,
                 "act": head.act,
                 "strides": list(head.strides),
+                "layers": len(head.vis_fuse),
+                "heads": head.vis_fuse[0].att.heads,
             }
         if processor is not None:
             processor.save_pretrained(tmp)

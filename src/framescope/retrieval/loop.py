@@ -64,13 +64,19 @@ CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's
 @dataclass(frozen=True)
 class Sample:
     """One question about one video. ``options`` make it multiple choice (letters A, B, …);
-    ``prefill`` forces the start of the assistant turn (runtime text the model continues)."""
+    ``prefill`` forces the start of the assistant turn (runtime text the model continues);
+    ``subtitles`` an optional ``.srt`` file of the video (VideoMind's Answerer reads it);
+    ``prompt`` the user text when it is more than the question — a benchmark's task prompt with
+    the question inside (``framescope eval``); the loop shows it instead of ``question``, while
+    ``question`` stays the bare question or query (VideoMind builds its role prompts from it)."""
 
     id: str
     video: str
     question: str
     options: tuple[str, ...] = ()
     prefill: str = ""
+    subtitles: str | None = None
+    prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,13 @@ class InferConfig:
 
 
 def prompt_text(sample: Sample) -> str:
-    """The user text: the question, then the options as ``(A) …`` lines when there are any."""
+    """The user text: the prompt (else the question), then the options as ``(A) …`` lines when
+    there are any."""
+    text = sample.prompt or sample.question
     if not sample.options:
-        return sample.question
+        return text
     lines = [f"({LETTERS[k]}) {opt}" for k, opt in enumerate(sample.options)]
-    return sample.question + "\nOptions:\n" + "\n".join(lines)
+    return text + "\nOptions:\n" + "\n".join(lines)
 
 
 def read_answer(response: str, options: Sequence[str] = ()) -> Answer:
@@ -153,6 +161,56 @@ def clip_cost(
         return (n // 2) * (h // budget.factor) * (w // budget.factor)
 
     return cost
+
+
+@dataclass(frozen=True)
+class Spliced:
+    """What the loop appends after a request: the clip's block (``evidence`` set) or the in-band
+    note of a rejection (``reason`` and ``note`` set)."""
+
+    segment: Segment
+    evidence: Evidence | None = None
+    reason: str = ""
+    note: str = ""
+
+
+def splice(
+    backend: Backend,
+    info: VideoInfo,
+    decision: Accepted | Rejected,
+    max_frames: int,
+    budget: PixelBudget,
+    cache: FrameCache | None = None,
+) -> Spliced:
+    """The tokens spliced after a validated request: the accepted window sampled at its density
+    (at most ``max_frames``, frames sized by ``budget``) as the family's vision block, or the
+    rejection note. The one copy of the splice: the loop and the SFT collator both call it."""
+    if isinstance(decision, Accepted):
+        try:
+            clip = sample(
+                info,
+                decision.window,
+                fps=decision.fps,
+                max_frames=max_frames,
+                budget=budget,
+                cache=cache,
+            )
+            block = backend.encode_clip(clip)
+        except FramescopeError as e:
+            decision = Rejected(decision.request, f"the window could not be fetched: {e}")
+        else:
+            ev = block.evidence
+            evidence = Evidence(
+                ev.window,
+                ev.timestamps,
+                ev.frame_size,
+                ev.fps,
+                ev.visual_tokens,
+                decision.notes + ev.notes,
+            )
+            return Spliced(block.segment, evidence)
+    note = rejection_note(decision.reason)
+    return Spliced(Segment(backend.encode_text(note)), reason=decision.reason, note=note)
 
 
 @dataclass
@@ -257,36 +315,17 @@ class RetrievalSession:
             step.reason = request.reason
         else:
             step.request = request
-        segment: Segment
-        if isinstance(decision, Accepted):
-            try:
-                clip = sample(
-                    ep.info,
-                    decision.window,
-                    fps=decision.fps,
-                    max_frames=self.config.budgets.max_frames,
-                    budget=self.budget,
-                    cache=self.cache,
-                )
-                block = self.backend.encode_clip(clip)
-            except FramescopeError as e:
-                decision = Rejected(decision.request, f"the window could not be fetched: {e}")
-            else:
-                ev = block.evidence
-                step.evidence = Evidence(
-                    ev.window,
-                    ev.timestamps,
-                    ev.frame_size,
-                    ev.fps,
-                    ev.visual_tokens,
-                    decision.notes + ev.notes,
-                )
-                step.status, step.injected, segment = "fetched", CLIP_MARK, block.segment
-                ep.used = Used(ep.used.rounds + 1, ep.used.visual_tokens + ev.visual_tokens)
-        if isinstance(decision, Rejected):
-            note = rejection_note(decision.reason)
-            step.status, step.reason, step.injected = "rejected", decision.reason, note
-            segment = Segment(self.backend.encode_text(note))
+        served = splice(
+            self.backend, ep.info, decision, self.config.budgets.max_frames, self.budget, self.cache
+        )
+        segment = served.segment
+        if served.evidence is not None:
+            step.evidence = served.evidence
+            step.status, step.injected = "fetched", CLIP_MARK
+            ev = served.evidence
+            ep.used = Used(ep.used.rounds + 1, ep.used.visual_tokens + ev.visual_tokens)
+        else:
+            step.status, step.reason, step.injected = "rejected", served.reason, served.note
         step.fetch_seconds = time.perf_counter() - fetch_start
         step.tokens_in += len(segment)
         step.elapsed = time.perf_counter() - ep.t0
@@ -361,16 +400,30 @@ def run_loop(
     engine = Engine(backend, continuation=config.continuation)
     traces: list[Trace] = []
     for k in range(0, len(samples), config.batch_size):
-        session = RetrievalSession(
-            backend, samples[k : k + config.batch_size], config, retrieval, method
+        session, _ = run_batch(
+            engine, samples[k : k + config.batch_size], config, retrieval, method
         )
-        rows = engine.generate(
-            session.prompts,
-            max_new_tokens=config.max_new_tokens,
-            sampling=config.sampling,
-            seeds=session.seeds,
-            hook=session.hook,
-        )
-        session.finish(rows)
         traces += session.traces
     return traces
+
+
+def run_batch(
+    engine: Engine,
+    samples: Sequence[Sample],
+    config: InferConfig,
+    retrieval: bool = True,
+    method: str = "dynframe",
+) -> tuple[RetrievalSession, list[Row]]:
+    """One batch through the loop: the finished session (traces in sample order) and the engine's
+    rows (token ids, per-token mask, log-probs; one per readable sample, in
+    ``session.episodes`` order). RL rollouts use the rows; everything else the traces."""
+    session = RetrievalSession(engine.backend, samples, config, retrieval, method)
+    rows = engine.generate(
+        session.prompts,
+        max_new_tokens=config.max_new_tokens,
+        sampling=config.sampling,
+        seeds=session.seeds,
+        hook=session.hook,
+    )
+    session.finish(rows)
+    return session, rows

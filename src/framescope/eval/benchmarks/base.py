@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from framescope.errors import EvalError, PredictionError
 from framescope.eval.answers import Spans, answer_region, parse_spans
-from framescope.types import Prediction, Window
+from framescope.eval.benchmarks.layout import EvalItem, Layout
+from framescope.types import Prediction, Trace, Window
 
 
 @dataclass
@@ -41,7 +42,8 @@ class Result:
 
 class Benchmark(Protocol):
     """A benchmark: load its official annotation files, read predictions (its official result
-    format or framescope's prediction JSON lines), and score them."""
+    format or framescope's prediction JSON lines), and score them; for ``framescope eval`` also
+    its file layout, the samples to run and how a method's trace becomes a prediction."""
 
     @property
     def name(self) -> str: ...
@@ -66,6 +68,19 @@ class Benchmark(Protocol):
     def read_predictions(self, paths: Sequence[Path], data: Any) -> Any: ...
 
     def score(self, data: Any, predictions: Any, compat: str | None = None) -> Result: ...
+
+    @property
+    def layout(self) -> Layout:
+        """Where ``framescope eval`` finds the annotations and videos under ``--data-root``."""
+
+    def items(self, data: Any, data_root: Path, video_dir: Path | None) -> list[EvalItem]:
+        """The samples to run, in annotation order (``video_dir`` overrides the layout's)."""
+
+    def subset(self, data: Any, ids: Collection[str]) -> Any:
+        """``data`` restricted to the samples ``ids`` (a ``--limit`` run is scored on those)."""
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        """A method's trace as this benchmark's prediction record."""
 
 
 # framescope prediction records by id, plus notes on how they were read

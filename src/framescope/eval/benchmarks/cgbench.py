@@ -30,6 +30,12 @@ given the clue clips. Or the official per-question result files (``results:
 {"<task_mode>_<model>…": {"result": score}}``, one run per folder), whose scores are taken as
 they are.
 
+``framescope eval`` layout: ``DATA_ROOT/cgbench.json`` with the release's videos
+``cg_videos_720p/<video_uid>.mp4``. Prompt: :data:`~framescope.eval.prompts.GROUNDED_QA` with the
+question and its choices — one run gives the long-video answer and the clue intervals (read from
+the reply with CG-Bench's reader, else the windows a method fetched); the ``#clue`` run (answering
+from the clue clips) is not made, so ``clue_acc`` and ``CRR`` are left out.
+
 ``--compat videomind`` (``videomind/eval/eval_auto.py``, CG-Bench mode): the first window only,
 IoU = summed overlaps / (window + summed GT − summed overlaps) without merging, thresholds
 0.1…0.5 with ``>=``; ``long-acc.`` with ``check_ans`` (unreadable answers stay, as wrong);
@@ -40,14 +46,23 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from framescope.errors import AnnotationError, MissingFileError, PredictionError
-from framescope.eval.answers import cgbench_choice, videomind_choice
+from framescope.eval import prompts
+from framescope.eval.answers import cgbench_choice, cgbench_spans, videomind_choice
 from framescope.eval.benchmarks.base import Result, answer_text, extra_note, pct, require_compat
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
+)
 from framescope.eval.files import (
     is_framescope_jsonl,
     read_json,
@@ -61,7 +76,7 @@ from framescope.eval.metrics import (
     merged_intervals_iou,
     summed_intervals_iou,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 DURATION_BINS = (
@@ -85,6 +100,9 @@ class CGSample:
     duration: float | None
     domain: str | None
     sub_category: str | None
+    video: str = ""  # video_uid, the file stem
+    question: str = ""
+    choices: tuple[str, ...] = ()
 
     @property
     def duration_bin(self) -> str | None:
@@ -130,6 +148,9 @@ def _sample(item: object, path: Path, line: int) -> CGSample:
         float(duration) if isinstance(duration, (int, float)) else None,
         item.get("domain"),
         item.get("sub_category"),
+        str(item.get("video_uid", "")),
+        str(item.get("question", "")),
+        tuple(str(c) for c in item["choices"]),
     )
 
 
@@ -277,6 +298,11 @@ def _videomind(
     return metrics, {}
 
 
+LAYOUT = Layout(
+    ("cgbench.json",), ("cg_videos_720p",), "cgbench.json + cg_videos_720p/<video_uid>.mp4"
+)
+
+
 @dataclass(frozen=True)
 class CGBench:
     name: str = "cgbench"
@@ -287,6 +313,7 @@ class CGBench:
         "'<qid>#clue' = answer given the clues) or the official per-question result folder"
     )
     compat: tuple[str, ...] = ("videomind",)
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[CGSample]:
         return load_cgbench(paths)
@@ -349,6 +376,30 @@ class CGBench:
             notes,
             compat,
         )
+
+    def items(
+        self, data: list[CGSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, s.video),
+                s.question,
+                prompts.grounded_qa(s.question),
+                s.choices,
+                s.clues,
+                s.duration,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[CGSample], ids: Collection[str]) -> list[CGSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        duration = item.duration if item.duration is not None else trace.duration
+        return trace_prediction(trace, lambda text: cgbench_spans(text, duration))
 
 
 CGBENCH = CGBench()

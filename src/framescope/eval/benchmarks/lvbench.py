@@ -14,6 +14,11 @@ Files: ``video_info.meta.jsonl`` (one video per line with ``qa: [{uid, question,
 question_type: […]}]``). Ids are the ``uid`` values. Predictions: the official answers JSON
 ``{"<uid>": "A"}`` or framescope prediction JSON lines.
 
+``framescope eval`` layout: ``DATA_ROOT/video_info.meta.jsonl`` with the videos downloaded by the
+release's script, ``videos/<key>.mp4``. The question text carries its options as ``(A) …`` lines;
+they are split off into the sample's options. Prompt: Video-MME's instruction
+(:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, the options.
+
 ``--compat lmms-eval`` (``lmms_eval/tasks/lvbench/utils.py``): the first capital A–D after
 Video-MME's prefix removal, an unreadable answer wrong, every question required, ``Overall`` only.
 ``--compat videomind``: ``check_ans`` reading, unreadable answers wrong, skipped questions as in
@@ -22,11 +27,13 @@ the official script, the same multi-label categories.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.answers import lvbench_choice, videomind_choice, videomme_choice
 from framescope.eval.benchmarks.base import (
     Result,
@@ -36,6 +43,14 @@ from framescope.eval.benchmarks.base import (
     pct,
     require_compat,
     single_prediction_file,
+)
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
 )
 from framescope.eval.files import (
     expect_file,
@@ -47,7 +62,7 @@ from framescope.eval.files import (
     read_text,
 )
 from framescope.eval.metrics import mean
-from framescope.types import Prediction
+from framescope.types import Prediction, Trace
 
 NAME_MAP = {
     "key information retrieval": "KIR",
@@ -65,6 +80,24 @@ class LVSample:
     answer: str
     categories: tuple[str, ...]
     num_options: int
+    video: str = ""  # the video's key, the file stem
+    question: str = ""  # without the option lines
+    options: tuple[str, ...] = ()
+
+
+_OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
+
+
+def split_options(text: str) -> tuple[str, tuple[str, ...]]:
+    """LVBench's question text → the question and its ``(A) …`` option lines' texts."""
+    question, options = [], []
+    for line in text.split("\n"):
+        found = _OPTION_LINE.match(line.strip())
+        if found:
+            options.append(found.group(2).strip())
+        else:
+            question.append(line)
+    return "\n".join(question).strip(), tuple(options)
 
 
 def load_lvbench(path: Path) -> list[LVSample]:
@@ -80,8 +113,17 @@ def load_lvbench(path: Path) -> list[LVSample]:
             types = qa["question_type"]
             types = [types] if isinstance(types, str) else list(types)
             options = str(qa.get("question", "")).count("\n(")
+            question, texts = split_options(str(qa.get("question", "")))
             samples.append(
-                LVSample(str(qa["uid"]), str(qa["answer"]), tuple(map(str, types)), options or 4)
+                LVSample(
+                    str(qa["uid"]),
+                    str(qa["answer"]),
+                    tuple(map(str, types)),
+                    options or 4,
+                    str(video.get("key", "")),
+                    question,
+                    texts,
+                )
             )
     if not samples:
         raise AnnotationError("no questions in the file", str(path))
@@ -116,6 +158,9 @@ def _correct(compat: str | None, value: Prediction | str, s: LVSample) -> bool:
     return read.valid and read.letter == s.answer
 
 
+LAYOUT = Layout(("",), ("videos",), "video_info.meta.jsonl + videos/<key>.mp4")
+
+
 @dataclass(frozen=True)
 class LVBench:
     name: str = "lvbench"
@@ -125,6 +170,7 @@ class LVBench:
         'the official answers JSON {"<uid>": "A"} or framescope prediction JSON lines'
     )
     compat: tuple[str, ...] = ("lmms-eval", "videomind")
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[LVSample]:
         return load_lvbench(
@@ -170,6 +216,27 @@ class LVBench:
                     groups.setdefault(NAME_MAP.get(c, c), []).append(ok)
             metrics.update({c: pct(mean(v)) for c, v in groups.items()})
         return Result(self.name, self.title, metrics, {}, {"questions": len(scored)}, notes, compat)
+
+    def items(
+        self, data: list[LVSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, s.video),
+                s.question,
+                prompts.multiple_choice(s.question),
+                s.options,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[LVSample], ids: Collection[str]) -> list[LVSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
 
 
 LVBENCH = LVBench()

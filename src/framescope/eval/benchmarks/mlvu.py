@@ -21,6 +21,11 @@ question within its file.
 Predictions: the official result list ``[{question_id, question_type, option}]`` or framescope
 prediction JSON lines.
 
+``framescope eval`` layout (the Hugging Face release ``MLVU/``): ``DATA_ROOT/json/*.json`` with the
+videos in ``video/<task file stem>/<video>`` (``video/1_plotQA/…``); a test question file's videos
+(it has ``question_id``) lie directly in ``video/``. Prompt: Video-MME's instruction
+(:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`) with the question and the candidates as options.
+
 ``--compat lmms-eval`` (``lmms_eval/tasks/mlvu/utils.py``): the character before the first ``)``
 (else the whole text); ``M-Avg`` over lmms-eval's fixed task list (dev: 7 tasks, test: 9 — a task
 with no questions counts 0). ``--compat videomind``: ``check_ans`` reading; ``Acc`` = micro
@@ -30,11 +35,12 @@ average plus per-task accuracy.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError, EvalError, MissingFileError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.answers import lmms_mlvu_choice, mlvu_choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Records,
@@ -45,6 +51,13 @@ from framescope.eval.benchmarks.base import (
     require_compat,
     single_prediction_file,
 )
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+)
 from framescope.eval.files import (
     is_framescope_jsonl,
     read_json,
@@ -53,7 +66,7 @@ from framescope.eval.files import (
     read_text,
 )
 from framescope.eval.metrics import mean
-from framescope.types import Prediction
+from framescope.types import Prediction, Trace
 
 GENERATION_TASKS = {"subPlot", "sub_scene", "summary", "sub_plot", "SSC", "VS"}
 LMMS_DEV_TASKS = ("anomaly_reco", "count", "ego", "needle", "order", "plotQA", "topic_reasoning")
@@ -70,12 +83,19 @@ LMMS_TEST_TASKS = (
 )
 
 
+LAYOUT = Layout(("json",), ("video",), "json/1_plotQA.json … + video/<task file stem>/<video>")
+
+
 @dataclass(frozen=True)
 class MLVUSample:
     id: str
     task: str
     answer: str | None  # gold letter; None when the gold answer is none of the candidates
     num_options: int
+    video: str = ""  # relative to the video folder: "<task file stem>/<video>" (dev files)
+    question: str = ""
+    options: tuple[str, ...] = ()
+    duration: float | None = None
 
 
 def _task_from_name(path: Path) -> str:
@@ -108,7 +128,20 @@ def load_mlvu_file(path: Path) -> list[MLVUSample]:
         else:
             gold = None
         ident = str(item["question_id"]) if "question_id" in item else f"{task}_{index}"
-        samples.append(MLVUSample(ident, task, gold, len(candidates)))
+        video = str(item.get("video", ""))
+        duration = item.get("duration")
+        samples.append(
+            MLVUSample(
+                ident,
+                task,
+                gold,
+                len(candidates),
+                video if "question_id" in item else f"{path.stem}/{video}",
+                str(item.get("question", "")),
+                tuple(str(c) for c in candidates),
+                float(duration) if isinstance(duration, (int, float)) else None,
+            )
+        )
     return samples
 
 
@@ -147,6 +180,7 @@ class MLVU:
     )
     prediction_help: str = "the official result list [{question_id, question_type, option}] or framescope prediction JSON lines"
     compat: tuple[str, ...] = ("lmms-eval", "videomind")
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[MLVUSample]:
         files = []
@@ -214,6 +248,28 @@ class MLVU:
                 f"{unmatched} questions whose gold answer is none of the candidates count as wrong"
             )
         return Result(self.name, self.title, metrics, {}, {"questions": len(data)}, notes, compat)
+
+    def items(
+        self, data: list[MLVUSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                str(folder / s.video),
+                s.question,
+                prompts.multiple_choice(s.question),
+                s.options,
+                duration=s.duration,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[MLVUSample], ids: Collection[str]) -> list[MLVUSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
 
 
 MLVU_BENCH = MLVU()

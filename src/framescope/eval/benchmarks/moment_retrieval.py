@@ -24,16 +24,24 @@ counts), and only ``R1@0.3/0.5/0.7`` and ``mIoU`` are reported.
 ``--compat videomind`` (``videomind/eval/eval_auto.py``): IoU with the area union (nncore; float64
 here, float32 there), ``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU``; samples without any predicted window
 are left out of the denominators instead of scoring 0.
+
+``framescope eval`` layout: Charades-STA ``DATA_ROOT/charades_sta_test.txt`` with the videos of the
+Charades 480p release, ``Charades_v1_480/<video_id>.mp4`` (or ``videos/``); ActivityNet
+``DATA_ROOT/val_2.json`` (or ``val_1.json``) with ``videos/<video_id>.mp4`` (``.mkv``/``.webm`` as
+downloaded; the ids keep ActivityNet's ``v_`` prefix). Prompt: DynFrame's grounding prompt
+(:data:`~framescope.eval.prompts.GROUNDING`) with the query — Charades-STA's without its final full
+stop, as DynFrame's rows give it; ActivityNet's as annotated.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError
+from framescope.eval import prompts
 from framescope.eval.answers import lmms_eval_spans
 from framescope.eval.benchmarks.base import (
     Records,
@@ -45,6 +53,15 @@ from framescope.eval.benchmarks.base import (
     require_compat,
     single_prediction_file,
 )
+from framescope.eval.benchmarks.layout import (
+    VIDEO_EXTENSIONS,
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
+)
 from framescope.eval.files import expect_file, key_lines, read_json, read_predictions, read_text
 from framescope.eval.metrics import (
     best_iou_at_k,
@@ -53,7 +70,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 
@@ -230,6 +247,9 @@ class MomentRetrieval:
     file_names: tuple[str, ...]
     annotation_help: str
     load_file: Callable[[Path], list[MomentSample]]
+    layout: Layout
+    video_extensions: tuple[str, ...] = (".mp4",)
+    drop_full_stop: bool = False  # the query as DynFrame's prompts give it
     prediction_help: str = "framescope prediction JSON lines (ranked 'windows' or a 'response')"
     compat: tuple[str, ...] = ("lmms-eval", "videomind")
 
@@ -248,6 +268,28 @@ class MomentRetrieval:
         metrics, counts, notes = score_moments(data, preds, compat, self.name)
         return Result(self.name, self.title, metrics, {}, counts, [*read_notes, *notes], compat)
 
+    def items(
+        self, data: list[MomentSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, s.video, self.video_extensions),
+                s.query,
+                prompts.grounding(s.query.rstrip(".") if self.drop_full_stop else s.query),
+                windows=s.windows,
+                duration=s.duration,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[MomentSample], ids: Collection[str]) -> list[MomentSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
+
 
 CHARADES_STA = MomentRetrieval(
     name="charades_sta",
@@ -255,6 +297,12 @@ CHARADES_STA = MomentRetrieval(
     file_names=("charades_sta_test.txt",),
     annotation_help="the Charades-STA query file, lines '<video_id> <start> <end>##<sentence>'",
     load_file=load_charades,
+    layout=Layout(
+        ("",),
+        ("Charades_v1_480", "videos"),
+        "charades_sta_test.txt + Charades_v1_480/<video_id>.mp4 (or videos/)",
+    ),
+    drop_full_stop=True,
 )
 
 ACTIVITYNET = MomentRetrieval(
@@ -263,4 +311,8 @@ ACTIVITYNET = MomentRetrieval(
     file_names=("val_2.json", "val_1.json"),
     annotation_help="an ActivityNet-Captions caption file, {video_id: {duration, timestamps, sentences}}",
     load_file=load_activitynet,
+    layout=Layout(
+        ("",), ("videos",), "val_2.json (or val_1.json) + videos/<video_id>.mp4 (.mkv, .webm)"
+    ),
+    video_extensions=VIDEO_EXTENSIONS,
 )

@@ -26,6 +26,14 @@ the answer letter (A–E) is read with :func:`~framescope.eval.answers.choice`; 
 an unreadable window counts as IoU = IoP = 0 (a record exists, so it is not skipped) and an
 unreadable answer as wrong.
 
+``framescope eval`` layout: ``DATA_ROOT/test.csv`` + ``gsub_test.json`` (the folder
+``datasets/nextgqa`` of the release) and NExT-QA's videos ``NExTVideo/<folder>/<vidorID>.mp4``,
+found through the release's ``map_vid_vidorID.json`` (``{video_id: "<folder>/<vidorID>"}``) when
+it is in the data root, else ``videos/<video_id>.mp4`` (the synthetic world). Questions in the
+grounding file but not in the CSV (no options) are not run. Prompt:
+:data:`~framescope.eval.prompts.GROUNDED_QA` with the question and the five options; the first
+window of the reply (else the window a method fetched) is the grounding.
+
 ``--compat videomind`` (``videomind/eval/eval_auto.py``): area-union IoU and nncore's IoP (a
 zero-length prediction scores 0), thresholds 0.3/0.5/0.7, grounding over the samples that have a
 window; the answer read by VideoMind's ``check_ans`` (an unreadable one stays in the denominator);
@@ -35,12 +43,13 @@ scores NExT-GQA grounding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.answers import choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Records,
@@ -51,6 +60,14 @@ from framescope.eval.benchmarks.base import (
     pct,
     predicted_windows,
     require_compat,
+)
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
 )
 from framescope.eval.files import (
     expect_file,
@@ -70,7 +87,7 @@ from framescope.eval.metrics import (
     temporal_iop_area,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 OPTIONS = ("a0", "a1", "a2", "a3", "a4")
 TYPE_NAMES = {
@@ -297,6 +314,14 @@ def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
     return metrics, {}, counts, notes
 
 
+LAYOUT = Layout(
+    ("",),
+    ("NExTVideo", "videos"),
+    "test.csv + gsub_test.json + map_vid_vidorID.json + NExTVideo/<folder>/<vidorID>.mp4 "
+    "(without the map: videos/<video_id>.mp4)",
+)
+
+
 @dataclass(frozen=True)
 class NExTGQA:
     name: str = "nextgqa"
@@ -307,6 +332,7 @@ class NExTGQA:
         "{'<vid>_<qid>': {'prediction': i, 'answer': j}}; or framescope prediction JSON lines"
     )
     compat: tuple[str, ...] = ("videomind",)
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[GQASample]:
         given_csv = [p for p in paths if p.is_file() and p.suffix == ".csv"]
@@ -363,6 +389,44 @@ class NExTGQA:
             notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
         notes = list(dict.fromkeys([*notes, *more]))
         return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+    def items(
+        self, data: list[GQASample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        paths = _video_map(data_root / VIDEO_MAP)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, paths.get(s.video, s.video)),
+                s.question,
+                prompts.grounded_qa(s.question),
+                s.options,
+                s.windows,
+                s.duration,
+            )
+            for s in data
+            if s.question is not None
+        ]
+
+    def subset(self, data: list[GQASample], ids: Collection[str]) -> list[GQASample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
+
+
+VIDEO_MAP = "map_vid_vidorID.json"
+
+
+def _video_map(path: Path) -> dict[str, str]:
+    """The release's ``{video_id: "<folder>/<vidorID>"}`` (empty when the file is absent)."""
+    if not path.is_file():
+        return {}
+    data = read_json(path)
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise AnnotationError('expected {"<video_id>": "<folder>/<vidorID>", …}', str(path), 1)
+    return {str(k): v for k, v in data.items()}
 
 
 NEXTGQA = NExTGQA()

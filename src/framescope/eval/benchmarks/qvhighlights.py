@@ -28,6 +28,10 @@ a query (a failed sample) scores AP 0 and IoU 0 and stays in the denominators. P
 without scores rank by list order. A missing saliency list counts as all zeros (the official
 padding rule).
 
+``framescope eval`` layout: ``DATA_ROOT/highlight_val_release.jsonl`` with the videos of
+moment-detr's ``qvhilights_videos.tar.gz``, ``videos/<vid>.mp4``. Prompt: DynFrame's grounding
+prompt with the query; a method's windows are the moments (no saliency: HL metrics are left out).
+
 ``--compat videomind`` (``videomind/eval/eval_qvhighlights.py``, from UniVTG): ``long`` is
 (30, ∞) and an empty length range falls back to all queries; adds ``MR-{range}-mIoU``,
 ``MR-full-R1@0.3`` (R1 at 0.3:0.05:0.95) and ``MR-full-R5@{0.3,0.5,0.7}`` (the best pair among the
@@ -37,12 +41,13 @@ first 5 windows and the GT windows). There is no lmms-eval QVHighlights task.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
     Records,
     Result,
@@ -51,6 +56,14 @@ from framescope.eval.benchmarks.base import (
     predicted_windows,
     require_compat,
     single_prediction_file,
+)
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
 )
 from framescope.eval.files import (
     expect_file,
@@ -67,7 +80,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 R1_THRESHOLDS_WIDE = (0.3, 0.35, 0.4, 0.45, *QVH_THRESHOLDS)
 HL_LEVELS = ((2, "Fair"), (3, "Good"), (4, "VeryGood"))
@@ -79,6 +92,8 @@ class QVHSample:
     duration: float
     windows: tuple[Window, ...]
     labels: tuple[tuple[float, ...], ...] | None  # (clips, annotators) saliency 0–4, or None
+    query: str = ""
+    video: str = ""  # the 'vid' (YouTube id + clip span), the video file's stem
 
 
 def _windows(value: object, path: Path, line: int, what: str) -> tuple[Window, ...]:
@@ -142,6 +157,8 @@ def load_qvhighlights(path: Path) -> list[QVHSample]:
                 float(duration),
                 _windows(obj["relevant_windows"], path, line, "relevant_windows"),
                 _saliency(obj, float(duration), path, line),
+                str(obj.get("query", "")),
+                str(obj.get("vid", "")),
             )
         )
     if not samples:
@@ -295,6 +312,9 @@ def _highlights(
     return blocks
 
 
+LAYOUT = Layout(("",), ("videos",), "highlight_val_release.jsonl + videos/<vid>.mp4")
+
+
 @dataclass(frozen=True)
 class QVHighlights:
     name: str = "qvhighlights"
@@ -305,6 +325,7 @@ class QVHighlights:
         "or framescope prediction JSON lines (windows, scores, saliency)"
     )
     compat: tuple[str, ...] = ("videomind",)
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[QVHSample]:
         return load_qvhighlights(
@@ -354,6 +375,28 @@ class QVHighlights:
             "no_window": sum(not predicted_windows(preds[s.id]) for s in data),
         }
         return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+    def items(
+        self, data: list[QVHSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, s.video),
+                s.query,
+                prompts.grounding(s.query),
+                windows=s.windows,
+                duration=s.duration,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[QVHSample], ids: Collection[str]) -> list[QVHSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
 
 
 QVHIGHLIGHTS = QVHighlights()

@@ -17,6 +17,12 @@ split's GT is hidden behind the leaderboard). Ids are the qids. Predictions: the
 submission lines ``{qid, pred_relevant_windows, ans}`` or framescope prediction JSON lines (answer
 letters read with :func:`~framescope.eval.answers.choice`).
 
+``framescope eval`` layout (the release's README): ``DATA_ROOT/rextime_val.jsonl``, the
+QVHighlights videos in ``videos/<vid>.mp4`` (moment-detr's ``qvhilights_videos.tar.gz``) and the
+ActivityNet ones in ``Anet_videos_15fps_short256/<vid>.mp4``, picked by each question's
+``source``; ``--video-dir`` holds both. Prompt: :data:`~framescope.eval.prompts.GROUNDED_QA` with
+the question and its four options.
+
 ``--compat videomind`` (``videomind/eval/eval_auto.py``): area IoU with the max over GT windows,
 ``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU`` over samples with a window; ``Acc`` and
 ``Acc (IoU >= 0.5)`` over all answered samples, letters read by ``check_ans``. There is no
@@ -25,12 +31,13 @@ lmms-eval ReXTime task.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.answers import choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Result,
@@ -40,6 +47,14 @@ from framescope.eval.benchmarks.base import (
     predicted_windows,
     require_compat,
     single_prediction_file,
+)
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
 )
 from framescope.eval.files import (
     expect_file,
@@ -55,7 +70,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 R1_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 GQA_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -67,6 +82,10 @@ class ReXSample:
     windows: tuple[Window, ...]
     answer: str
     duration: float | None
+    question: str = ""
+    options: tuple[str, ...] = ()
+    video: str = ""
+    source: str = ""  # "qvhighlights_val" or ActivityNet's
 
 
 def load_rextime(path: Path) -> list[ReXSample]:
@@ -97,6 +116,10 @@ def load_rextime(path: Path) -> list[ReXSample]:
                 tuple(Window(float(w[0]), float(w[1])) for w in wins),
                 str(obj["ans"]),
                 float(duration) if isinstance(duration, (int, float)) else None,
+                str(obj.get("question", "")),
+                tuple(str(o) for o in obj.get("options") or ()),
+                str(obj.get("vid", "")),
+                str(obj.get("source", "")),
             )
         )
     if not samples:
@@ -224,6 +247,14 @@ def _videomind(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
     return metrics, {}, counts
 
 
+LAYOUT = Layout(
+    ("",),
+    ("videos", "Anet_videos_15fps_short256"),
+    "rextime_val.jsonl + videos/<vid>.mp4 (QVHighlights) + "
+    "Anet_videos_15fps_short256/<vid>.mp4 (ActivityNet)",
+)
+
+
 @dataclass(frozen=True)
 class ReXTime:
     name: str = "rextime"
@@ -231,6 +262,7 @@ class ReXTime:
     annotation_help: str = "ReXTime's data/rextime_val.jsonl"
     prediction_help: str = "official submission JSON lines {qid, pred_relevant_windows, ans}, or framescope prediction JSON lines"
     compat: tuple[str, ...] = ("videomind",)
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[ReXSample]:
         return load_rextime(
@@ -268,6 +300,36 @@ class ReXTime:
         scorer = _videomind if compat == "videomind" else _official
         metrics, breakdowns, counts = scorer(data, preds)
         return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+    def items(
+        self, data: list[ReXSample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folders: dict[bool, Path] = {}  # by "is QVHighlights"; found only for sources present
+
+        def folder(qvh: bool) -> Path:
+            if qvh not in folders:
+                rel = self.layout.videos[0] if qvh else self.layout.videos[1]
+                folders[qvh] = find_video_dir(self.name, data_root, (rel,), video_dir)
+            return folders[qvh]
+
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder(s.source.startswith("qvh")), s.video),
+                s.question,
+                prompts.grounded_qa(s.question),
+                s.options,
+                s.windows,
+                s.duration,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[ReXSample], ids: Collection[str]) -> list[ReXSample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
 
 
 REXTIME = ReXTime()

@@ -22,6 +22,12 @@ Predictions: the official results JSON (the nested per-video list with a ``respo
 question — it also holds the answers, so it can be passed as ``--annotations`` too) or framescope
 prediction JSON lines.
 
+``framescope eval`` layout: ``DATA_ROOT/test.json`` (the questions exported from the Hugging Face
+parquet) and the release's videos ``data/<videoID>.mp4`` (the extracted ``videos_chunked_*.zip``;
+``videos/`` or ``video/`` also work). Prompt: Video-MME's official instruction
+(:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, then the options with their
+``A.`` prefixes removed (the runtime letters them ``(A) …``).
+
 ``--compat lmms-eval`` (``lmms_eval/tasks/videomme/utils.py``): the same reading, but an
 unreadable answer counts as wrong (in the denominator) and letters compare case-insensitively.
 ``--compat videomind``: VideoMind's ``check_ans`` reading; an unreadable answer counts as wrong.
@@ -29,12 +35,14 @@ unreadable answer counts as wrong (in the denominator) and letters compare case-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
+from framescope.eval import prompts
 from framescope.eval.answers import INVALID, videomind_choice, videomme_choice
 from framescope.eval.benchmarks.base import (
     Records,
@@ -45,13 +53,21 @@ from framescope.eval.benchmarks.base import (
     require_compat,
     single_prediction_file,
 )
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    find_video_dir,
+    keep,
+    trace_prediction,
+    video_file,
+)
 from framescope.eval.files import (
     expect_file,
     is_framescope_jsonl,
     read_json_records,
     read_predictions,
 )
-from framescope.types import Prediction
+from framescope.types import Prediction, Trace
 
 DURATIONS = ("short", "medium", "long")
 TABLES = (
@@ -71,6 +87,22 @@ class VMESample:
     task_type: str
     answer: str
     num_options: int
+    video_file: str = ""  # the YouTube id ``videoID``, the video file's stem
+    question: str = ""
+    options: tuple[str, ...] = ()  # option texts without their "A. " prefixes
+
+
+_OPTION_PREFIX = re.compile(r"^\s*[A-Z]\s*[.)]\s*")
+
+
+def _video_stem(r: dict[str, Any]) -> str:
+    """``videoID``, else the id in ``url`` (``…watch?v=<id>``), else ``video_id``."""
+    if r.get("videoID"):
+        return str(r["videoID"])
+    url = str(r.get("url") or "")
+    if "v=" in url:
+        return url.split("v=")[-1].split("&")[0]
+    return str(r.get("video_id", ""))
 
 
 def _records(
@@ -130,6 +162,9 @@ def load_videomme(path: Path) -> list[VMESample]:
                 str(r["task_type"]),
                 str(r["answer"]).strip(),
                 len(options) or 4,
+                _video_stem(r),
+                str(r.get("question", "")),
+                tuple(_OPTION_PREFIX.sub("", str(o)) for o in options),
             )
         )
     if not samples:
@@ -167,6 +202,11 @@ def _group(rows: Sequence[Row], key: str | None = None) -> dict[str, float]:
     return out
 
 
+LAYOUT = Layout(
+    ("",), ("data", "videos", "video"), "test.json + data/<videoID>.mp4 (or videos/, video/)"
+)
+
+
 @dataclass(frozen=True)
 class VideoMME:
     name: str = "videomme"
@@ -174,6 +214,7 @@ class VideoMME:
     annotation_help: str = "the Video-MME questions as JSON/JSON lines (Hugging Face rows or the official nested layout)"
     prediction_help: str = "the official results JSON (nested, 'response' per question) or framescope prediction JSON lines"
     compat: tuple[str, ...] = ("lmms-eval", "videomind")
+    layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[VMESample]:
         names = ("test.json", "videomme.json", "test.jsonl")
@@ -225,6 +266,27 @@ class VideoMME:
         answered = sum(o is not None for _, o in rows)
         counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
         return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+
+    def items(
+        self, data: list[VMESample], data_root: Path, video_dir: Path | None
+    ) -> list[EvalItem]:
+        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
+        return [
+            EvalItem(
+                s.id,
+                video_file(folder, s.video_file),
+                s.question,
+                prompts.multiple_choice(s.question),
+                s.options,
+            )
+            for s in data
+        ]
+
+    def subset(self, data: list[VMESample], ids: Collection[str]) -> list[VMESample]:
+        return keep(data, ids)
+
+    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
+        return trace_prediction(trace)
 
 
 VIDEOMME = VideoMME()

@@ -1,0 +1,188 @@
+"""The model a recipe trains: loaded as inference loads it, then made trainable as the config says.
+
+- **Loading.** Always through :func:`framescope.models.hf.load_backend` from a folder, as
+  inference does: ``model.path``, or for ``model.tiny`` an offline random-weight checkpoint the
+  main process writes once to ``<output_dir>/base_model`` (seeded with ``seed``), so a trained
+  checkpoint names a base folder that exists.
+- **Frame sizes.** DynFrame: ``video.min_pixels`` / ``video.max_pixels`` are written into the
+  processor's video settings, so the backend's :meth:`~framescope.models.hf.HFBackend.pixel_budget`
+  — which the retrieval loop and the collators read — and the processor saved with every
+  checkpoint carry the training budget: inference sees frames of the size training saw. VideoMind
+  roles: the agent sizes role clips itself (36–64 merged tokens per frame by default), and so does
+  training (:func:`role_budget`; set the agent's ``role_tokens`` to match other bounds).
+- **What trains.** ``finetune: full`` trains every parameter except those under a ``model.freeze``
+  prefix; ``finetune: lora`` puts peft LoRA adapters on ``lora.target_modules`` (DynFrame), or,
+  for the VideoMind role recipes, creates the role's named adapter with
+  :meth:`framescope.models.adapters.Roles.create` on the base model (Chain-of-LoRA: every role
+  from the base, as released).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from framescope.errors import ConfigError
+from framescope.fileio import write_json
+from framescope.models.adapters import EMBEDDING_MODULES, SAVES_EMBEDDINGS, LoraSpec, Roles
+from framescope.models.hf import HFBackend, load_backend
+from framescope.train.config import TrainConfig
+from framescope.train.runtime import Run
+from framescope.video.sampling import PixelBudget
+
+ROLE_RECIPES = ("grounder", "verifier", "planner")
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+TINY_MARK = "framescope_tiny.json"
+
+
+@dataclass
+class Trainable:
+    """A loaded backend and what of it trains: ``model`` is the module the forward pass runs (the
+    transformers model, or its peft wrapper); ``roles`` is set for VideoMind role recipes."""
+
+    backend: HFBackend
+    model: nn.Module
+    base_path: Path
+    roles: Roles | None = None
+    role: str | None = None
+    peft: bool = False
+
+
+def base_path(cfg: TrainConfig, run: Run) -> Path:
+    """The base checkpoint folder: ``model.path``, or the tiny preset written once by the main
+    process under the output folder (rebuilt when family, preset or seed changed)."""
+    m = cfg.model
+    if m.path is not None:
+        return Path(m.path)
+    if m.tiny is None:
+        raise ConfigError("set model.path (a local checkpoint folder) or model.tiny")
+    folder = run.out / "base_model"
+    want = {"family": m.family, "preset": m.tiny, "seed": cfg.seed}
+    if run.is_main:
+        mark = folder / TINY_MARK
+        if not mark.is_file() or json.loads(mark.read_text()) != want:
+            from framescope.models.tiny import save_tiny_model
+
+            save_tiny_model(m.family, folder, preset=m.tiny, seed=cfg.seed, overwrite=True)
+            write_json(mark, want)
+    run.barrier()
+    return folder
+
+
+def set_pixel_budget(backend: HFBackend, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Make ``backend.pixel_budget()`` bound frames to ``[min_pixels, max_pixels]`` per frame (each
+    bound optional) by writing the processor's settings the budget is read from."""
+    if min_pixels is None and max_pixels is None:
+        return
+    vp = backend.video_processor
+    if min_pixels is not None:
+        vp.size["shortest_edge"] = int(min_pixels)
+    if max_pixels is not None:
+        if backend.family == "qwen3_vl":  # per frame: max_video_tokens merged tokens
+            vp.max_video_tokens = max(1, int(max_pixels) // backend.factor**2)
+        else:
+            vp.size["longest_edge"] = int(max_pixels)
+    budget = backend.pixel_budget()
+    if budget.min_pixels > budget.max_pixels:
+        raise ConfigError(
+            f"video.min_pixels {budget.min_pixels} exceeds video.max_pixels {budget.max_pixels}"
+        )
+
+
+def load_trainable(cfg: TrainConfig, run: Run) -> Trainable:
+    """Load the base, apply the pixel budget and make the configured parts trainable."""
+    path = base_path(cfg, run)
+    backend = load_backend(path, dtype=cfg.model.dtype, device=str(run.device))
+    if backend.family != cfg.model.family:
+        raise ConfigError(
+            f"{path} is a {backend.family} checkpoint, model.family says {cfg.model.family}"
+        )
+    model: Any = backend.model
+    if cfg.recipe in ROLE_RECIPES:
+        return _role(cfg, backend, path)
+    set_pixel_budget(backend, cfg.video.min_pixels, cfg.video.max_pixels)
+    if cfg.model.finetune == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = cfg.model.lora
+        assert lora is not None  # the config checks it
+        config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            modules_to_save=list(lora.modules_to_save) or None,
+            task_type="CAUSAL_LM",
+        )
+        return Trainable(backend, get_peft_model(model, config), path, peft=True)
+    _freeze(model, cfg.model.freeze)
+    return Trainable(backend, model, path)
+
+
+def _freeze(model: nn.Module, prefixes: list[str]) -> None:
+    names = [n for n, _ in model.named_parameters()]
+    for prefix in prefixes:
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            raise ConfigError(f"model.freeze: no parameter of the model is under {prefix!r}")
+    for name, p in model.named_parameters():
+        p.requires_grad_(not any(name == x or name.startswith(x + ".") for x in prefixes))
+
+
+def _role(cfg: TrainConfig, backend: HFBackend, path: Path) -> Trainable:
+    """The role's fresh adapter on the base (VideoMind: LoRA on q/k/v/o; grounder and verifier
+    also train their own copies of the embeddings and the LM head)."""
+    role, lora = cfg.recipe, cfg.model.lora
+    if cfg.method != "videomind" or lora is None:
+        raise ConfigError(f"recipe {role} trains a VideoMind role: method videomind, finetune lora")
+    if sorted(lora.target_modules) != sorted(ATTENTION):
+        raise ConfigError(
+            f"VideoMind roles adapt {ATTENTION}, not model.lora.target_modules {lora.target_modules}"
+        )
+    saves = EMBEDDING_MODULES if SAVES_EMBEDDINGS[role] else []
+    if sorted(lora.modules_to_save) != sorted(saves):
+        raise ConfigError(
+            f"the {role} role saves {saves or 'no modules'}, not model.lora.modules_to_save {lora.modules_to_save}"
+        )
+    roles = Roles.create(backend.model, [role], LoraSpec(lora.r, lora.alpha, lora.dropout))
+    seg = [backend.encode_text(t) for t in ("<|seg_start|>", "<|seg_end|>")]
+    if any(len(ids) != 1 for ids in seg):
+        raise ConfigError(f"{path}: the tokenizer has no single <|seg_start|>/<|seg_end|> tokens")
+    # the verifier's markers sit inside its clip's visual tokens, as the VideoMind loader sets them
+    backend.rope = dataclasses.replace(backend.rope, markers=frozenset(ids[0] for ids in seg))
+    return Trainable(backend, roles.model, path, roles=roles, role=role, peft=True)
+
+
+def role_budget(cfg: TrainConfig, backend: HFBackend) -> PixelBudget:
+    """Frame sizes of a role's clips: ``video.min_pixels``/``max_pixels`` when set, else the
+    agent's default (36–64 merged tokens per frame, the release's)."""
+    from framescope.agent.agent import AgentConfig
+    from framescope.agent.common import role_budget as agent_budget
+
+    lo, hi = cfg.video.min_pixels, cfg.video.max_pixels
+    default = agent_budget(backend, *AgentConfig().role_tokens)
+    budget = PixelBudget(
+        lo if lo is not None else default.min_pixels,
+        hi if hi is not None else default.max_pixels,
+        default.factor,
+    )
+    if budget.min_pixels > budget.max_pixels:
+        raise ConfigError(
+            f"video.min_pixels {budget.min_pixels} exceeds video.max_pixels {budget.max_pixels}"
+        )
+    return budget
+
+
+def trainable_parameters(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """``(name, parameter)`` of every parameter that requires grad, in module order."""
+    return [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+
+
+def frozen_snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of every parameter (tests compare before/after a step)."""
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
