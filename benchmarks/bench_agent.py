@@ -6,7 +6,7 @@ planner; r 64, LoRA B non-zero) and a timestamp head is saved in VideoMind's lay
 through ``load_backend``, the path a real checkpoint takes. Five candidates on the 20 s synthetic
 demo video are turned into the Verifier's prompts exactly as the agent does (pad to 2 s, widen
 50 % a side, fps 2 ≤ 64 frames, 36–64 × 28² pixels per frame, ``<|seg_start|>``/``<|seg_end|>``
-inside the visual run). Timed: scoring them with the verifier adapter in **one** left-padded
+inside the visual run). Timed: scoring them with the verifier adapter in **one** right-padded
 forward pass (framescope, ``score_candidates``) vs **one forward per candidate** (the release's
 loop, same prompts, same code otherwise). Prompt building (decoding, processor) is the same for
 both and not timed. Scores are asserted equal (1e-4). Times: the best of ``--repeats``
@@ -135,7 +135,7 @@ def bench_verify(backend: Any, video: Path, repeats: int, preset: str) -> None:
     if backend.dtype == torch.float32:  # bf16 rounds padded and unpadded rows differently
         assert diff < 1e-4, f"batched and one-at-a-time scores differ by {diff}"
     lengths = [len(p) for p in prompts]
-    padded = len(prompts) * max(lengths)  # left padding: every row as long as the longest
+    padded = len(prompts) * max(lengths)  # padding: every row as long as the longest
     b, o = min(runs["batched"]), min(runs["one"])
     cb, co = min(cpu["batched"]), min(cpu["one"])
     print(

@@ -16,7 +16,7 @@ VideoMind (Liu et al., arXiv 2503.13444), as released:
 
 **Deviations from the release:**
 
-- One batched forward pass over every candidate (left-padded rows, :func:`score_next_tokens`)
+- One batched forward pass over every candidate (right-padded rows, :func:`score_next_tokens`)
   instead of one forward per candidate; scores equal the one-at-a-time scores (tested, 1e-4).
 - Score = ``sigmoid(logit_yes − logit_no)`` (log-softmax differences are logit differences). The
   release takes the sigmoid of the difference of the softmax *probabilities*, which confines

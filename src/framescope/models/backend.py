@@ -113,13 +113,14 @@ class Backend(Protocol):
         position_ids: torch.Tensor,
         vision: Sequence[VisionInput] = (),
         cache: Any = None,
-        logits_to_keep: int = 1,
+        logits_to_keep: int | torch.Tensor = 1,
         pre_norm: bool = False,
         all_layers: bool = False,
     ) -> ForwardOutput:
         """One pass over new tokens ``(B, C)``; ``attention_mask`` covers cache + new ``(B, L)``;
         ``position_ids`` ``(3, B, C)``; ``vision`` the clips whose blocks are among the new tokens
-        (batch rows in order). ``logits_to_keep=0`` keeps every position."""
+        (batch rows in order). ``logits_to_keep``: the last N positions (0: all), or a tensor of
+        the positions to keep."""
         ...
 
 

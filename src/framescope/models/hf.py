@@ -222,7 +222,7 @@ class HFBackend:
         position_ids: torch.Tensor,
         vision: Sequence[VisionInput] = (),
         cache: Any = None,
-        logits_to_keep: int = 1,
+        logits_to_keep: int | torch.Tensor = 1,
         pre_norm: bool = False,
         all_layers: bool = False,
     ) -> ForwardOutput:
