@@ -222,7 +222,7 @@ def test_score_next_tokens_and_hidden_states(family: str, backends: dict) -> Non
     longer = prompt + Segment(be.encode_text("Answer Yes or No."))
     yes_no = [be.encode_text("Y")[0], be.encode_text("N")[0]]
     both = score_next_tokens(be, [prompt, longer], yes_no, all_layers=True)
-    assert both.logprobs.shape == (2, 2) and both.attention_mask[0].sum() == len(prompt)
+    assert both.logprobs.shape == (2, 2) and both.lengths == [len(prompt), len(longer)]
     for b, seg in enumerate([prompt, longer]):
         alone = score_next_tokens(be, [seg], yes_no)
         assert (alone.logprobs[0] - both.logprobs[b]).abs().max() < 1e-4
@@ -231,7 +231,7 @@ def test_score_next_tokens_and_hidden_states(family: str, backends: dict) -> Non
         logits = be.model.lm_head(normed).log_softmax(-1)
         assert (logits[yes_no] - alone.logprobs[0]).abs().max() < 1e-4
         n = len(seg)
-        assert (alone.pre_norm[0] - both.pre_norm[b, -n:]).abs().max() < 1e-4
+        assert (alone.pre_norm[0] - both.pre_norm[b, :n]).abs().max() < 1e-4  # right-padded rows
     # transformers' last hidden state is *after* the final norm: the pre-norm one needs the hook
     layers = both.hidden_states
     assert layers is not None and len(layers) == be.model.config.text_config.num_hidden_layers + 1
