@@ -81,6 +81,21 @@ def test_videomme_official_leaves_unreadable_out(videomme):
     assert r.breakdowns["long"]["Task Categories"]["OCR Problems"] == 0.0  # nothing answered: 0
 
 
+def test_videomme_official_parquet(videomme, tmp_path):
+    """The Hugging Face release as distributed: one parquet file, options as a list column."""
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    ann, results = videomme
+    parquet = tmp_path / "videomme" / "test-00000-of-00001.parquet"
+    parquet.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), parquet)
+    from_parquet = score("videomme", [parquet.parent], [results])
+    assert from_parquet.metrics == score("videomme", [ann], [results]).metrics
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist([ROWS[0], {**ROWS[1], "duration": "huge"}]), bad)
+    with pytest.raises(AnnotationError, match=r"bad.parquet:2: duration must be one of"):
+        score("videomme", [bad], [results])
+
+
 def test_videomme_results_file_also_serves_as_annotations(videomme):
     _, results = videomme
     assert score("videomme", [results], [results]).metrics["Overall"] == pytest.approx(200 / 3)
@@ -115,7 +130,9 @@ def test_videomme_errors(tmp_path, dump, videomme):
         score("videomme", [bad], [results])
     parquet = tmp_path / "test-00000-of-00001.parquet"
     parquet.write_bytes(b"PAR1")
-    with pytest.raises(AnnotationError, match="parquet needs pyarrow"):
+    with pytest.raises(
+        AnnotationError, match=r"test-00000-of-00001\.parquet: not a readable parquet file"
+    ):
         score("videomme", [parquet], [results])
     partial = dump(tmp_path / "partial.json", _nested(ROWS[:2]))
     with pytest.raises(PredictionError, match="complete results"):

@@ -12,18 +12,18 @@ Follows ``BradyFU/Video-MME`` ``evaluation/eval_your_results.py``:
   set and per duration (a group with nothing answered shows 0, as the script prints it).
 * The script asserts complete results per duration: every question needs a prediction.
 
-Files: the Video-MME questions as JSON or JSON lines — the Hugging Face dataset rows
-(``video_id, duration, domain, sub_category, videoID, question_id, task_type, question, options,
-answer``) or the nested per-video layout of the official results file (``questions: […]``).
-The Hugging Face release is parquet; reading parquet needs ``pyarrow``, which framescope does not
-depend on — export it to JSON first. Ids are the ``question_id`` values.
+Files: the Video-MME questions as distributed — the Hugging Face release's parquet
+(``videomme/test-00000-of-00001.parquet``: rows ``video_id, duration, domain, sub_category,
+videoID, question_id, task_type, question, options, answer``; errors name the row as the line) —
+or the same rows as JSON / JSON lines, or the nested per-video layout of the official results file
+(``questions: […]``). Ids are the ``question_id`` values.
 
 Predictions: the official results JSON (the nested per-video list with a ``response`` per
 question — it also holds the answers, so it can be passed as ``--annotations`` too) or framescope
 prediction JSON lines.
 
-``framescope eval`` layout: ``DATA_ROOT/test.json`` (the questions exported from the Hugging Face
-parquet) and the release's videos ``data/<videoID>.mp4`` (the extracted ``videos_chunked_*.zip``;
+``framescope eval`` layout: ``DATA_ROOT/videomme/test-00000-of-00001.parquet`` (as downloaded; a
+``test.json`` export also works) and the release's videos ``data/<videoID>.mp4`` (the extracted ``videos_chunked_*.zip``;
 ``videos/`` or ``video/`` also work). Prompt: Video-MME's official instruction
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, then the options with their
 ``A.`` prefixes removed (the runtime letters them ``(A) …``).
@@ -109,14 +109,11 @@ def _records(
     path: Path, error: type[AnnotationError] = AnnotationError
 ) -> list[tuple[int, dict[str, Any]]]:
     """Flatten HF rows or nested per-video items into question records with their line."""
-    if path.suffix == ".parquet":
-        raise AnnotationError(
-            "parquet needs pyarrow, which framescope does not install; export the questions to JSON, "
-            "e.g. pandas.read_parquet(path).to_json('test.json', orient='records')",
-            str(path),
-        )
     out = []
-    for line, item in read_json_records(path, error):
+    rows = (
+        _parquet_rows(path, error) if path.suffix == ".parquet" else read_json_records(path, error)
+    )
+    for line, item in rows:
         if not isinstance(item, dict):
             raise error("expected a JSON object", str(path), line)
         if "questions" in item:
@@ -128,6 +125,18 @@ def _records(
         else:
             out.append((line, item))
     return out
+
+
+def _parquet_rows(path: Path, error: type[AnnotationError]) -> list[tuple[int, Any]]:
+    """The rows of the Hugging Face parquet as dicts, numbered from 1 (the "line" of errors)."""
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pyarrow.ArrowException) as e:
+        raise error(f"not a readable parquet file ({e})", str(path)) from None
+    return list(enumerate(table.to_pylist(), start=1))
 
 
 def load_videomme(path: Path) -> list[VMESample]:
@@ -203,7 +212,9 @@ def _group(rows: Sequence[Row], key: str | None = None) -> dict[str, float]:
 
 
 LAYOUT = Layout(
-    ("",), ("data", "videos", "video"), "test.json + data/<videoID>.mp4 (or videos/, video/)"
+    ("",),
+    ("data", "videos", "video"),
+    "videomme/test-00000-of-00001.parquet (or test.json) + data/<videoID>.mp4 (or videos/, video/)",
 )
 
 
@@ -211,13 +222,14 @@ LAYOUT = Layout(
 class VideoMME:
     name: str = "videomme"
     title: str = "Video-MME"
-    annotation_help: str = "the Video-MME questions as JSON/JSON lines (Hugging Face rows or the official nested layout)"
+    annotation_help: str = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
     prediction_help: str = "the official results JSON (nested, 'response' per question) or framescope prediction JSON lines"
     compat: tuple[str, ...] = ("lmms-eval", "videomind")
     layout: Layout = LAYOUT
 
     def load(self, paths: Sequence[Path]) -> list[VMESample]:
-        names = ("test.json", "videomme.json", "test.jsonl")
+        parquet = "test-00000-of-00001.parquet"  # the Hugging Face release: videomme/<parquet>
+        names = (parquet, f"videomme/{parquet}", "test.json", "videomme.json", "test.jsonl")
         return load_videomme(expect_file(paths, names, self.name, self.annotation_help))
 
     def read_predictions(self, paths: Sequence[Path], data: list[VMESample]) -> Records:
