@@ -284,7 +284,7 @@ class TorchCodecDecoder:
     def decode_frames(
         self, info: VideoInfo, indices: Sequence[int], size: Size | None
     ) -> dict[int, np.ndarray]:
-        from torchcodec.decoders import VideoDecoder  # type: ignore[attr-defined]  # optional
+        from torchcodec.decoders import VideoDecoder  # type: ignore[attr-defined,unused-ignore]  # optional
 
         try:
             reader = VideoDecoder(info.path, seek_mode="exact", dimension_order="NHWC")
