@@ -35,6 +35,7 @@ import torch
 from framescope.data import read_grounder
 from framescope.data.collate import VideoSettings, collate, grounder_example
 from framescope.eval.benchmarks.moment_retrieval import load_charades
+from framescope.eval.metrics import temporal_iou_area
 from framescope.eval.score import score
 from framescope.fileio import atomic_write_text, write_json
 from framescope.models.hf import load_backend
@@ -134,7 +135,7 @@ def kinds(world: Path) -> list[str]:
 
 def top1_iou(predictions: list[tuple[str, object]], queries) -> list[float]:
     """IoU of each query's first window with its ground truth."""
-    return [c.windows[0].iou(r.span) for (_, c), (_, r) in zip(predictions, queries)]
+    return [temporal_iou_area(c.windows[0], r.span) for (_, c), (_, r) in zip(predictions, queries)]
 
 
 def by_kind(ious: list[float], kind: list[str]) -> dict[str, float]:

@@ -500,6 +500,8 @@ def _add_videomind_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from framescope.video.decode import DECODERS
+
     parser = argparse.ArgumentParser(
         prog="framescope",
         description="Temporally grounded video reasoning with multimodal LLMs (VideoMind, DynFrame).",
@@ -532,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--exact", action="store_true", help="always the nearest frame (no keyframe shortcut)"
     )
-    p.add_argument("--decoder", default="pyav", choices=["pyav", "decord", "torchcodec"], help="decoding backend")
+    p.add_argument("--decoder", default="pyav", choices=list(DECODERS), help="decoding backend")
     _add_budget_args(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_sample)

@@ -29,17 +29,6 @@ class Window:
         """Finite and ``start < end``."""
         return math.isfinite(self.start) and math.isfinite(self.end) and self.start < self.end
 
-    def intersection(self, other: Window) -> float:
-        """Length of the overlap with ``other`` (0 when disjoint)."""
-        return max(0.0, min(self.end, other.end) - max(self.start, other.start))
-
-    def iou(self, other: Window) -> float:
-        """Temporal intersection over union; 0 when either window is reversed or empty."""
-        if not (self.duration > 0 and other.duration > 0):
-            return 0.0
-        inter = self.intersection(other)
-        return inter / (self.duration + other.duration - inter)
-
     def clamp(self, lo: float, hi: float) -> Window:
         """The window cut to ``[lo, hi]`` (may become empty)."""
         return Window(min(max(self.start, lo), hi), min(max(self.end, lo), hi))

@@ -59,7 +59,7 @@ from framescope.methods import InferConfig, Method, get_method
 from framescope.models.backend import Backend
 from framescope.models.engine import CONTINUATIONS, Sampling
 from framescope.retrieval.grammar import Budgets
-from framescope.train.config import _build, _f
+from framescope.train.config import build_config, option
 from framescope.video.cache import FrameCache
 
 # a rank that finished waits for the slowest at the final barrier: shards of a long benchmark
@@ -74,33 +74,33 @@ class EvalConfig:
     """Everything one evaluation run is made of; saved as ``config.yaml`` in the output folder
     (``framescope eval --config`` reads it back)."""
 
-    benchmark: str = _f("", "benchmark name (framescope score --help lists them)")
-    data_root: str = _f("", "folder holding the benchmark's files as its release ships them")
-    model: str = _f("", "local checkpoint folder; nothing is downloaded")
-    method: str = _f("dynframe", "inference method: direct, dynframe or any registered one")
-    out: str | None = _f(None, "output folder (default: eval_<benchmark>_<method>)")
-    video_dir: str | None = _f(None, "video folder, instead of the layout's under data_root")
-    compat: str | None = _f(None, "score as a re-implementation does", COMPAT)
-    batch_size: int = _f(4, "samples generated together (and records flushed together)")
-    limit: int | None = _f(None, "run only the first N samples, in benchmark order")
-    device: str = _f("cpu", "torch device (cuda: each rank takes cuda:<LOCAL_RANK>)")
-    dtype: str = _f("auto", "auto, float32, bfloat16 or float16")
-    attn: str | None = _f(None, "attention implementation (sdpa, eager, flash_attention_2)")
-    max_new_tokens: int = _f(InferConfig.max_new_tokens, "sampled tokens per sample")
-    temperature: float = _f(Sampling.temperature, "sampling temperature (0 = greedy)")
-    top_p: float = _f(Sampling.top_p, "nucleus mass kept")
-    top_k: int = _f(Sampling.top_k, "tokens kept (0 = all)")
-    seed: int = _f(InferConfig.seed, "sampling seed (with the sample id)")
-    overview_fps: float = _f(InferConfig.overview_fps, "density of the whole-video overview")
-    overview_max_frames: int = _f(InferConfig.overview_max_frames, "overview frame cap")
-    max_frames: int = _f(Budgets.max_frames, "frames per retrieval")
-    max_rounds: int = _f(Budgets.max_rounds, "retrievals per answer")
-    max_fps: float = _f(Budgets.max_fps, "retrieval density ceiling")
-    max_visual_tokens: int = _f(Budgets.max_visual_tokens, "visual tokens per answer")
-    system: str | None = _f(None, "system prompt (default: the chat template's)")
-    continuation: str = _f(InferConfig.continuation, "after a retrieval", CONTINUATIONS)
-    retry_failed: bool = _f(False, "rerun samples whose record is a failure")
-    plots: int = _f(12, "timeline plots in the report")
+    benchmark: str = option("", "benchmark name (framescope score --help lists them)")
+    data_root: str = option("", "folder holding the benchmark's files as its release ships them")
+    model: str = option("", "local checkpoint folder; nothing is downloaded")
+    method: str = option("dynframe", "inference method: direct, dynframe or any registered one")
+    out: str | None = option(None, "output folder (default: eval_<benchmark>_<method>)")
+    video_dir: str | None = option(None, "video folder, instead of the layout's under data_root")
+    compat: str | None = option(None, "score as a re-implementation does", COMPAT)
+    batch_size: int = option(4, "samples generated together (and records flushed together)")
+    limit: int | None = option(None, "run only the first N samples, in benchmark order")
+    device: str = option("cpu", "torch device (cuda: each rank takes cuda:<LOCAL_RANK>)")
+    dtype: str = option("auto", "auto, float32, bfloat16 or float16")
+    attn: str | None = option(None, "attention implementation (sdpa, eager, flash_attention_2)")
+    max_new_tokens: int = option(InferConfig.max_new_tokens, "sampled tokens per sample")
+    temperature: float = option(Sampling.temperature, "sampling temperature (0 = greedy)")
+    top_p: float = option(Sampling.top_p, "nucleus mass kept")
+    top_k: int = option(Sampling.top_k, "tokens kept (0 = all)")
+    seed: int = option(InferConfig.seed, "sampling seed (with the sample id)")
+    overview_fps: float = option(InferConfig.overview_fps, "density of the whole-video overview")
+    overview_max_frames: int = option(InferConfig.overview_max_frames, "overview frame cap")
+    max_frames: int = option(Budgets.max_frames, "frames per retrieval")
+    max_rounds: int = option(Budgets.max_rounds, "retrievals per answer")
+    max_fps: float = option(Budgets.max_fps, "retrieval density ceiling")
+    max_visual_tokens: int = option(Budgets.max_visual_tokens, "visual tokens per answer")
+    system: str | None = option(None, "system prompt (default: the chat template's)")
+    continuation: str = option(InferConfig.continuation, "after a retrieval", CONTINUATIONS)
+    retry_failed: bool = option(False, "rerun samples whose record is a failure")
+    plots: int = option(12, "timeline plots in the report")
 
     def __post_init__(self) -> None:
         for name in ("benchmark", "data_root", "model"):
@@ -175,7 +175,7 @@ def load_eval_config(path: str | os.PathLike[str], **given: Any) -> EvalConfig:
 
 def eval_config(data: dict[str, Any]) -> EvalConfig:
     """An :class:`EvalConfig` from plain data, types checked."""
-    config: EvalConfig = _build(EvalConfig, data)
+    config: EvalConfig = build_config(EvalConfig, data)
     return config
 
 

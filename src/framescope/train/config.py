@@ -37,7 +37,7 @@ def _meta(help: str, choices: Sequence[str] | None = None) -> dict[str, Any]:
     return {"help": help, "choices": tuple(choices) if choices else None}
 
 
-def _f(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
+def option(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
     """A field with an immutable default, its help string and allowed values."""
     return field(default=default, metadata=_meta(help, choices))
 
@@ -51,9 +51,9 @@ def _require(ok: bool, message: str) -> None:
 class LoraConfig:
     """LoRA adapter of a role (VideoMind: r 64, alpha 64, dropout 0.1 on q/k/v/o)."""
 
-    r: int = _f(64, "adapter rank")
-    alpha: int = _f(64, "scaling numerator (scale = alpha / r)")
-    dropout: float = _f(0.1, "dropout on the adapter input")
+    r: int = option(64, "adapter rank")
+    alpha: int = option(64, "scaling numerator (scale = alpha / r)")
+    dropout: float = option(0.1, "dropout on the adapter input")
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         metadata=_meta("LLM modules that get adapters (vision untouched)"),
@@ -74,15 +74,15 @@ class LoraConfig:
 class ModelConfig:
     """Which model to train and which of its parts."""
 
-    family: str = _f("qwen3_vl", "model family", ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"))
-    path: str | None = _f(
+    family: str = option("qwen3_vl", "model family", ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"))
+    path: str | None = option(
         None, "local checkpoint folder (set per run: model.path=...); never downloaded"
     )
-    tiny: str | None = _f(
+    tiny: str | None = option(
         None, "build an offline random-weight preset instead of loading", ("tiny", "small")
     )
-    dtype: str = _f("bfloat16", "weights dtype", ("float32", "bfloat16", "float16"))
-    finetune: str = _f(
+    dtype: str = option("bfloat16", "weights dtype", ("float32", "bfloat16", "float16"))
+    finetune: str = option(
         "full", "train all unfrozen weights, or LoRA adapters only", ("full", "lora")
     )
     freeze: list[str] = field(
@@ -106,10 +106,10 @@ class DataConfig:
         metadata=_meta("record format", ("dm_cot", "dm_rl", "grounder", "verifier", "planner"))
     )
     files: list[str] = field(metadata=_meta("record files, relative to the data root"))
-    root: str | None = _f(None, "data root; null: $FRAMESCOPE_DATA")
-    skip_bad_rows: bool = _f(False, "skip malformed rows and report them instead of stopping")
-    max_rows: int | None = _f(None, "use only the first N records (smoke runs)")
-    max_length: int | None = _f(None, "token limit of one training sequence (longer: truncated)")
+    root: str | None = option(None, "data root; null: $FRAMESCOPE_DATA")
+    skip_bad_rows: bool = option(False, "skip malformed rows and report them instead of stopping")
+    max_rows: int | None = option(None, "use only the first N records (smoke runs)")
+    max_length: int | None = option(None, "token limit of one training sequence (longer: truncated)")
 
     def __post_init__(self) -> None:
         _require(bool(self.files), "data.files must list at least one file")
@@ -120,10 +120,10 @@ class DataConfig:
 class VideoConfig:
     """How the prompt's video is sampled (for RL: the overview; retrieved clips: grpo.retrieval)."""
 
-    fps: float = _f(2.0, "sampling density of the prompt's video, frames per second")
-    max_frames: int = _f(256, "cap on the prompt video's frames")
-    min_pixels: int | None = _f(None, "per-frame pixel floor; null: the family's default")
-    max_pixels: int | None = _f(None, "per-frame pixel ceiling; null: the family's default")
+    fps: float = option(2.0, "sampling density of the prompt's video, frames per second")
+    max_frames: int = option(256, "cap on the prompt video's frames")
+    min_pixels: int | None = option(None, "per-frame pixel floor; null: the family's default")
+    max_pixels: int | None = option(None, "per-frame pixel ceiling; null: the family's default")
 
     def __post_init__(self) -> None:
         _require(
@@ -135,20 +135,20 @@ class VideoConfig:
 class OptimConfig:
     """Optimiser and schedule."""
 
-    lr: float = _f(1e-5, "peak learning rate")
-    scheduler: str = _f(
+    lr: float = option(1e-5, "peak learning rate")
+    scheduler: str = option(
         "cosine", "learning-rate schedule after warm-up", ("cosine", "linear", "constant")
     )
-    warmup_ratio: float = _f(0.03, "share of the steps spent warming up linearly")
-    weight_decay: float = _f(0.0, "AdamW weight decay")
-    max_grad_norm: float = _f(1.0, "gradient clipping norm")
-    global_batch_size: int = _f(
+    warmup_ratio: float = option(0.03, "share of the steps spent warming up linearly")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    max_grad_norm: float = option(1.0, "gradient clipping norm")
+    global_batch_size: int = option(
         32, "sequences per optimiser step, over all devices (GRPO: rollouts)"
     )
-    per_device_batch_size: int = _f(1, "sequences per forward pass on one device")
-    epochs: float = _f(1.0, "passes over the data (ignored when max_steps is set)")
-    max_steps: int | None = _f(None, "optimiser steps; null: from epochs")
-    precision: str = _f("bf16", "mixed precision", ("fp32", "bf16", "fp16"))
+    per_device_batch_size: int = option(1, "sequences per forward pass on one device")
+    epochs: float = option(1.0, "passes over the data (ignored when max_steps is set)")
+    max_steps: int | None = option(None, "optimiser steps; null: from epochs")
+    precision: str = option("bf16", "mixed precision", ("fp32", "bf16", "fp16"))
 
     def __post_init__(self) -> None:
         _require(self.lr > 0, "optim.lr must be positive")
@@ -164,10 +164,10 @@ class OptimConfig:
 class RewardWeights:
     """Reward weights (framescope.train.grpo.rewards; the release: 0.1 / 0.6 / 0.3 / 0)."""
 
-    format: float = _f(0.1, "think / answer blocks and paired request tags (answer segment)")
-    accuracy: float = _f(0.6, "option exact match or difficulty-scaled span IoU (answer segment)")
-    fps: float = _f(0.3, "closeness of the first request's fps (retrieval segment)")
-    span_iou: float = _f(0.3, "IoU of the first request's window (retrieval segment)")
+    format: float = option(0.1, "think / answer blocks and paired request tags (answer segment)")
+    accuracy: float = option(0.6, "option exact match or difficulty-scaled span IoU (answer segment)")
+    fps: float = option(0.3, "closeness of the first request's fps (retrieval segment)")
+    span_iou: float = option(0.3, "IoU of the first request's window (retrieval segment)")
 
     def __post_init__(self) -> None:
         _require(
@@ -180,10 +180,10 @@ class RewardWeights:
 class RetrievalConfig:
     """Retrieval budgets during rollouts (framescope.retrieval.grammar.Budgets)."""
 
-    max_frames: int = _f(128, "frames per retrieved clip (DynFrame rollouts: 128)")
-    max_rounds: int = _f(3, "fetched retrievals per rollout")
-    max_fps: float = _f(30.0, "highest density a request may ask for")
-    max_visual_tokens: int = _f(32768, "visual tokens per rollout, the prompt's video included")
+    max_frames: int = option(128, "frames per retrieved clip (DynFrame rollouts: 128)")
+    max_rounds: int = option(3, "fetched retrievals per rollout")
+    max_fps: float = option(30.0, "highest density a request may ask for")
+    max_visual_tokens: int = option(32768, "visual tokens per rollout, the prompt's video included")
 
     def __post_init__(self) -> None:
         _require(
@@ -196,30 +196,30 @@ class RetrievalConfig:
 class GRPOConfig:
     """SD-GRPO / GRPO (framescope.train.grpo)."""
 
-    group_size: int = _f(8, "rollouts per prompt (G)")
-    advantage: str = _f(
+    group_size: int = option(8, "rollouts per prompt (G)")
+    advantage: str = option(
         "segment", "SD-GRPO segments, or one advantage per rollout", ("segment", "trajectory")
     )
-    aggregation: str = _f(
+    aggregation: str = option(
         "normalize_then_sum",
         "combine rewards: normalise each then sum (released), or sum then normalise",
         ("normalize_then_sum", "sum_then_normalize"),
     )
     rewards: RewardWeights = field(default_factory=RewardWeights, metadata=_meta("reward weights"))
-    beta: float = _f(0.02, "KL weight to the reference model (0: no reference)")
-    epsilon_low: float = _f(0.3, "ratio clip below 1 (released: 0.3)")
-    epsilon_high: float | None = _f(None, "ratio clip above 1; null: epsilon_low")
-    normalization: str = _f(
+    beta: float = option(0.02, "KL weight to the reference model (0: no reference)")
+    epsilon_low: float = option(0.3, "ratio clip below 1 (released: 0.3)")
+    epsilon_high: float | None = option(None, "ratio clip above 1; null: epsilon_low")
+    normalization: str = option(
         "sequence",
         "token mean per rollout then over rollouts, or one global token mean",
         ("sequence", "token"),
     )
-    num_iterations: int = _f(1, "optimiser steps per batch of rollouts")
-    temperature: float = _f(0.7, "rollout sampling temperature")
-    top_p: float = _f(0.8, "rollout nucleus sampling")
-    top_k: int = _f(100, "rollout top-k sampling (0: off)")
-    repetition_penalty: float = _f(1.05, "rollout repetition penalty")
-    max_new_tokens: int = _f(20480, "sampled tokens per rollout (injected ones do not count)")
+    num_iterations: int = option(1, "optimiser steps per batch of rollouts")
+    temperature: float = option(0.7, "rollout sampling temperature")
+    top_p: float = option(0.8, "rollout nucleus sampling")
+    top_k: int = option(100, "rollout top-k sampling (0: off)")
+    repetition_penalty: float = option(1.05, "rollout repetition penalty")
+    max_new_tokens: int = option(20480, "sampled tokens per rollout (injected ones do not count)")
     retrieval: RetrievalConfig = field(
         default_factory=RetrievalConfig, metadata=_meta("retrieval budgets")
     )
@@ -237,12 +237,12 @@ class GRPOConfig:
 class GrounderHeadConfig:
     """VideoMind's timestamp decoder and its losses (the release's values)."""
 
-    dim: int = _f(256, "decoder width")
-    layers: int = _f(3, "transformer layers over [video; query]")
-    heads: int = _f(8, "attention heads")
-    focal_weight: float = _f(5.0, "focal loss weight (gamma 2) on the point classification")
-    l1_weight: float = _f(1.0, "L1 boundary-regression weight on positives")
-    contrastive_weight: float = _f(0.05, "frame-query contrastive loss weight (tau 0.07)")
+    dim: int = option(256, "decoder width")
+    layers: int = option(3, "transformer layers over [video; query]")
+    heads: int = option(8, "attention heads")
+    focal_weight: float = option(5.0, "focal loss weight (gamma 2) on the point classification")
+    l1_weight: float = option(1.0, "L1 boundary-regression weight on positives")
+    contrastive_weight: float = option(0.05, "frame-query contrastive loss weight (tau 0.07)")
 
 
 # recipe -> the record format it trains on
@@ -269,10 +269,10 @@ class TrainConfig:
     grounder: GrounderHeadConfig | None = field(
         default=None, metadata=_meta("timestamp head (recipe: grounder)")
     )
-    output_dir: str = _f("runs/train", "checkpoints, logs and the resolved config go here")
-    seed: int = _f(0, "seed of data order, sampling and initialisation")
-    save_steps: int = _f(100, "save a checkpoint every N optimiser steps")
-    logging_steps: int = _f(1, "log every N optimiser steps")
+    output_dir: str = option("runs/train", "checkpoints, logs and the resolved config go here")
+    seed: int = option(0, "seed of data order, sampling and initialisation")
+    save_steps: int = option(100, "save a checkpoint every N optimiser steps")
+    logging_steps: int = option(1, "log every N optimiser steps")
 
     def __post_init__(self) -> None:
         expected = RECIPE_FORMATS[self.recipe]
@@ -339,7 +339,7 @@ def _convert(value: Any, tp: Any, key: str, choices: tuple[str, ...] | None) -> 
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return _build(tp, value, key + ".")
+        return build_config(tp, value, key + ".")
     if typing.get_origin(tp) is list:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
@@ -370,7 +370,9 @@ def _yaml_number(text: str) -> Any:
         return text
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+def build_config(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """A typed config dataclass ``cls`` from ``data`` (nested dicts for nested dataclasses);
+    unknown keys and bad values raise :class:`ConfigError` naming the key (``prefix`` + name)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
@@ -416,7 +418,7 @@ def config_from_dict(data: dict[str, Any], overrides: Sequence[str] = ()) -> Tra
     data = _deep_copy(data)
     for override in overrides:
         _apply_override(data, override)
-    result: TrainConfig = _build(TrainConfig, data)
+    result: TrainConfig = build_config(TrainConfig, data)
     return result
 
 
