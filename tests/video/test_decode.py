@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -149,6 +150,20 @@ def test_cache_serves_repeats(cfr_video):
     # sizes are separate entries
     decode(cfr_video, [1.0], size=(64, 48), cache=cache)
     assert cache.stats.misses == 5
+
+
+def test_cache_never_serves_a_rewritten_file(media):
+    from framescope.video.encode import write_video
+
+    from .conftest import stamped_frames
+
+    path = media / "rewritten.mp4"
+    cache = FrameCache()
+    write_video(path, stamped_frames(10), fps=10)
+    assert _indices(decode(path, [0.5], cache=cache)) == [5]
+    write_video(path, (f for k, f in enumerate(stamped_frames(30)) if k >= 20), fps=10)  # frames 20..29
+    os.utime(path, ns=(1, 1))  # a different mtime even on a coarse clock
+    assert _indices(decode(path, [0.5], cache=cache)) == [25]
 
 
 def test_cache_is_bounded_in_bytes():

@@ -326,11 +326,11 @@ def decode_indices(
     cache: FrameCache | None = None,
     decoder: Decoder | None = None,
 ) -> np.ndarray:
-    """Frames at ``indices`` of ``info`` as ``(N, H, W, 3)``, through the cache."""
+    """Frames at ``indices`` of ``info`` as ``(N, H, W, 3)``, through the cache (keyed by the file
+    version ``info`` was probed from, whose timestamps the indices refer to)."""
     cache = default_cache() if cache is None else cache
     decoder = decoder or PyAVDecoder()
-    st = os.stat(info.path)
-    file_key = (os.path.realpath(info.path), st.st_mtime_ns, st.st_size)
+    file_key = info.file_key
     frames: dict[int, np.ndarray] = {}
     missing = []
     for i in set(indices):

@@ -49,6 +49,7 @@ class VideoInfo:
     pts: np.ndarray = field(repr=False)  # (F,) int64, the same in stream time-base units
     keyframes: np.ndarray = field(repr=False)  # (K,) int64 indices into timestamps
     time_base: Fraction = field(repr=False)
+    file_key: tuple[str, int, int] = field(repr=False)  # (real path, mtime ns, size) probed
 
     @property
     def keyframe_times(self) -> np.ndarray:
@@ -136,7 +137,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    info = _probe_uncached(str(path))
+    info = _probe_uncached(str(path), key)
     with _cache_lock:
         _cache[key] = info
         while len(_cache) > _PROBE_CACHE_SIZE:
@@ -144,7 +145,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     return info
 
 
-def _probe_uncached(path: str) -> VideoInfo:
+def _probe_uncached(path: str, file_key: tuple[str, int, int]) -> VideoInfo:
     with open_container(path) as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
@@ -230,6 +231,7 @@ def _probe_uncached(path: str) -> VideoInfo:
         pts=pts,
         keyframes=np.flatnonzero(keyflags).astype(np.int64),
         time_base=time_base,
+        file_key=file_key,
     )
 
 
