@@ -8,7 +8,6 @@ and exit code 1; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -53,7 +52,7 @@ def _budget(args: argparse.Namespace):  # -> PixelBudget | None
 def cmd_sample(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from framescope.fileio import atomic_write_bytes, write_json
+    from framescope.fileio import write_json, write_png
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
@@ -79,9 +78,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for k, (frame, t) in enumerate(zip(clip.frames, clip.timestamps)):
-        buf = io.BytesIO()
-        Image.fromarray(frame).save(buf, format="PNG")
-        atomic_write_bytes(out / f"frame_{k:04d}_{t:010.3f}s.png", buf.getvalue())
+        write_png(out / f"frame_{k:04d}_{t:010.3f}s.png", Image.fromarray(frame))
     write_json(out / "timestamps.json", [round(t, 6) for t in clip.timestamps], indent=None)
     h, w = clip.frames.shape[1:3]
     print(f"{len(clip)} frames {w}x{h} from {clip.window} → {out}")
@@ -91,7 +88,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from framescope.fileio import atomic_write_bytes, write_json
+    from framescope.fileio import write_json, write_png
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
@@ -131,9 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ),
         ("zoom.png", zoom, f"span {zoom.window} at {args.fps:g} fps: {len(zoom)} frames"),
     ]:
-        buf = io.BytesIO()
-        contact_sheet(clip, title=title).save(buf, format="PNG")
-        atomic_write_bytes(out / name, buf.getvalue())
+        write_png(out / name, contact_sheet(clip, title=title))
     write_json(out / "report.json", report)
     print(f"synthetic video: {video} ({info.duration:.1f} s, {info.width}x{info.height})")
     print(f"event: {event.description} at {event.window}")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 
 @functools.cache
@@ -43,6 +46,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(path: str | os.PathLike[str], image: Image.Image) -> Path:
+    """Atomically write a PIL image as PNG."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
