@@ -311,11 +311,16 @@ DECODERS: dict[str, type[Decoder]] = {
 }
 
 
-def get_decoder(name: str) -> Decoder:
+def get_decoder(decoder: str | Decoder) -> Decoder:
+    """A decoder by registry name (or the decoder itself, passed through)."""
+    if not isinstance(decoder, str):
+        return decoder
     try:
-        return DECODERS[name]()
+        return DECODERS[decoder]()
     except KeyError:
-        raise SamplingError(f"unknown decoder {name!r}; choose from {sorted(DECODERS)}") from None
+        raise SamplingError(
+            f"unknown decoder {decoder!r}; choose from {sorted(DECODERS)}"
+        ) from None
 
 
 def decode_indices(
@@ -368,8 +373,7 @@ def decode(
     """
     info = probe(path)
     indices = select_frames(info, times, tolerance)
-    backend = get_decoder(decoder) if isinstance(decoder, str) else decoder
-    frames = decode_indices(info, indices, size=size, cache=cache, decoder=backend)
+    frames = decode_indices(info, indices, size=size, cache=cache, decoder=get_decoder(decoder))
     return Clip(
         frames=frames,
         timestamps=tuple(float(info.timestamps[i]) for i in indices),

@@ -209,8 +209,7 @@ def sample(
             info.height, info.width, budget.factor, budget.min_pixels, budget.frame_max_pixels(n)
         )
         size = (w, h)
-    backend = get_decoder(decoder) if isinstance(decoder, str) else decoder
-    frames = decode_indices(info, indices, size=size, cache=cache, decoder=backend)
+    frames = decode_indices(info, indices, size=size, cache=cache, decoder=get_decoder(decoder))
     return Clip(
         frames=frames,
         timestamps=tuple(float(ts[i]) for i in indices),
