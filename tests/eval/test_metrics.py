@@ -63,6 +63,14 @@ def test_recall_at_k_uses_list_order():
     assert m.best_iou_at_k([], [W(0, 10)], 5) == 0.0
 
 
+def test_first_window_iou_scores_only_the_first_listed_window():
+    gts = [W(0, 4), W(6, 10)]
+    # [2, 8] overlaps both GT windows by 2 s (area IoU 2/8 each): the first GT window, hull 2/8
+    assert m.first_window_iou([W(2, 8), W(6, 10)], gts) == pytest.approx(0.25)
+    assert m.first_window_iou([W(50, 60), W(0, 4)], gts) == 0.0  # never re-ranked
+    assert m.first_window_iou([], gts) == 0.0
+
+
 def test_thresholds_are_inclusive():
     assert m.fraction_at_least([0.5, 0.4999999], 0.5) == 0.5
     assert m.fraction_above([0.5, 0.6], 0.5) == 0.5  # CG-Bench: strict
@@ -81,7 +89,7 @@ def test_accuracy_denominator_rules():
 def test_macro_vs_micro():
     groups = {"a": [True, True, True, False], "b": [False]}
     micro = m.mean(x for v in groups.values() for x in v)
-    macro = m.macro_mean(m.mean(v) for v in groups.values())
+    macro = m.mean(m.mean(v) for v in groups.values())
     assert micro == pytest.approx(3 / 5)
     assert macro == pytest.approx((0.75 + 0.0) / 2)
 

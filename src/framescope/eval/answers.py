@@ -112,12 +112,6 @@ def videomme_choice(text: str, letters: str = "ABCD") -> Choice:
     return Choice((found.group(0),))
 
 
-def lmms_videomme_choice(text: str, letters: str = "ABCD") -> Choice:
-    """lmms-eval's Video-MME extraction: identical reading; lmms-eval only differs in scoring an
-    empty result as wrong instead of leaving it out."""
-    return videomme_choice(text, letters)
-
-
 def videomind_choice(text: str, num_options: int) -> Choice:
     """VideoMind's ``check_ans`` reading (the result is upper-cased for comparison)."""
     token = text.lower().split(" ")[0].replace("(", "").replace(")", "").replace(".", "")

@@ -23,19 +23,23 @@ def read_text(path: Path, error: type[AnnotationError] = AnnotationError) -> str
         raise error(f"not UTF-8 text ({e.reason} at byte {e.start})", str(path)) from None
 
 
-def read_json(path: Path, error: type[AnnotationError] = AnnotationError) -> Any:
-    """Parse a JSON file; a syntax error names its line."""
-    text = read_text(path, error)
+def parse_json(text: str, path: Path, error: type[AnnotationError] = AnnotationError) -> Any:
+    """Parse the JSON ``text`` read from ``path``; a syntax error names its line (for callers
+    that also need the text, e.g. for :func:`key_lines`)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise error(f"invalid JSON: {e.msg} (column {e.colno})", str(path), e.lineno) from None
 
 
-def read_jsonl(path: Path, error: type[AnnotationError] = AnnotationError) -> list[tuple[int, Any]]:
-    """``(line number, object)`` for every non-blank line of a JSON-lines file."""
+def read_json(path: Path, error: type[AnnotationError] = AnnotationError) -> Any:
+    """Parse a JSON file; a syntax error names its line."""
+    return parse_json(read_text(path, error), path, error)
+
+
+def _jsonl_rows(text: str, path: Path, error: type[AnnotationError]) -> list[tuple[int, Any]]:
     rows = []
-    for lineno, line in enumerate(read_text(path, error).splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -45,16 +49,27 @@ def read_jsonl(path: Path, error: type[AnnotationError] = AnnotationError) -> li
     return rows
 
 
+def read_jsonl(path: Path, error: type[AnnotationError] = AnnotationError) -> list[tuple[int, Any]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file."""
+    return _jsonl_rows(read_text(path, error), path, error)
+
+
+def json_records(
+    text: str, path: Path, error: type[AnnotationError] = AnnotationError
+) -> list[tuple[int, Any]]:
+    """Records of the text of a file that is either JSON lines or one JSON list, each with its
+    line number (for a JSON list: the line where the record starts)."""
+    if not text.lstrip().startswith("["):
+        return _jsonl_rows(text, path, error)
+    data = parse_json(text, path, error)
+    return list(zip(_item_lines(text, len(data)), data))
+
+
 def read_json_records(
     path: Path, error: type[AnnotationError] = AnnotationError
 ) -> list[tuple[int, Any]]:
-    """Records of a file that is either JSON lines or one JSON list, each with its line number
-    (for a JSON list: the line where the record starts)."""
-    text = read_text(path, error)
-    if not text.lstrip().startswith("["):
-        return read_jsonl(path, error)
-    data = read_json(path, error)
-    return list(zip(_item_lines(text, len(data)), data))
+    """:func:`json_records` of the file at ``path``."""
+    return json_records(read_text(path, error), path, error)
 
 
 def _item_lines(text: str, count: int) -> list[int]:

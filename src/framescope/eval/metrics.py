@@ -19,6 +19,8 @@ Edge-case rules, each taken from the official code and pinned by a hand-computed
   independently (NExT-GQA).
 * **R@k** (:func:`best_iou_at_k`): the best IoU among the first ``k`` predictions *in list order*
   (never re-sorted by score); thresholds compare with ``>=`` (:func:`fraction_at_least`).
+  moment-detr's R1 (QVHighlights, ReXTime: :func:`first_window_iou`) scores the first listed
+  window against the GT window of highest area IoU (the first on ties) with the hull IoU.
 * **QVHighlights mAP** (:func:`detection_ap`): the first 10 listed windows, stable-sorted by
   score, greedy matching to the unmatched GT window of highest IoU, VOC-2011 interpolated AP
   (:func:`interpolated_ap`). **HL-mAP** uses :func:`ranking_ap` (the ``get_ap`` of the video2gif
@@ -35,9 +37,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from framescope.types import Window
 
-# moment-detr's thresholds: float(f"{e:.2f}") for e in np.linspace(0.5, 0.95, 10)
 IoU = Callable[[Window, Window], float]
 
+# moment-detr's thresholds: float(f"{e:.2f}") for e in np.linspace(0.5, 0.95, 10)
 QVH_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
@@ -87,6 +89,15 @@ def best_iou_at_k(
     return max((max_iou(p, gts, iou) for p in preds[:k]), default=0.0)
 
 
+def first_window_iou(preds: Sequence[Window], gts: Sequence[Window]) -> float:
+    """moment-detr's R1 IoU: the first listed prediction's hull IoU with the GT window it
+    overlaps most by area IoU (the first on ties); 0 when there is no prediction."""
+    if not preds:
+        return 0.0
+    areas = [temporal_iou_area(preds[0], g) for g in gts]
+    return temporal_iou(preds[0], gts[areas.index(max(areas))])
+
+
 def mean(values: Iterable[float]) -> float:
     """Arithmetic mean; raises ``ValueError`` on no values (callers decide what empty means)."""
     vals = list(values)
@@ -113,11 +124,6 @@ def accuracy(outcomes: Sequence[bool | None], unparseable: str = "wrong") -> flo
         raise ValueError(f"unparseable must be 'wrong' or 'exclude', not {unparseable!r}")
     kept = [o for o in outcomes if o is not None or unparseable == "wrong"]
     return mean(1.0 if o else 0.0 for o in kept)
-
-
-def macro_mean(group_scores: Iterable[float]) -> float:
-    """Unweighted mean of per-group scores (MLVU's M-Avg over task types)."""
-    return mean(group_scores)
 
 
 def interpolated_ap(precision: Sequence[float], recall: Sequence[float]) -> float:

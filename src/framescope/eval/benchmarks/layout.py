@@ -110,9 +110,9 @@ def trace_prediction(
     content, else the text after ``</think>``) so that each benchmark's official extractor reads
     the letter from it, as its script reads a model's reply. ``read_windows`` replaces the
     runtime's span reading with a benchmark's own (CG-Bench) when it finds any."""
-    pred = trace.to_prediction()
     if trace.error is not None:
         return Prediction(trace.id, response=trace.response or None, error=trace.error)
+    pred = trace.to_prediction()
     pred.answer = trace.answer.text or None
     if read_windows is not None:
         named = read_windows(trace.answer.text).windows

@@ -56,7 +56,7 @@ from framescope.eval.files import (
     expect_file,
     is_framescope_jsonl,
     line_of,
-    read_json,
+    parse_json,
     read_jsonl,
     read_predictions,
     read_text,
@@ -131,10 +131,10 @@ def load_lvbench(path: Path) -> list[LVSample]:
 
 
 def read_answers(path: Path) -> dict[str, str]:
-    data = read_json(path, PredictionError)
+    text = read_text(path, PredictionError)
+    data = parse_json(text, path, PredictionError)
     if not isinstance(data, dict):
         raise PredictionError('expected a JSON object {"<uid>": "A", …}', str(path), 1)
-    text = read_text(path)
     for uid, answer in data.items():
         if not isinstance(answer, str):
             raise PredictionError(

@@ -60,8 +60,8 @@ from framescope.eval.benchmarks.layout import (
 )
 from framescope.eval.files import (
     is_framescope_jsonl,
+    json_records,
     read_json,
-    read_json_records,
     read_predictions,
     read_text,
 )
@@ -108,7 +108,7 @@ def load_mlvu_file(path: Path) -> list[MLVUSample]:
         raise AnnotationError("expected a JSON list of questions", str(path), 1)
     samples: list[MLVUSample] = []
     counters: dict[str, int] = {}
-    for line, item in read_json_records(path):
+    for line, item in json_records(text, path):
         if not isinstance(item, dict):
             raise AnnotationError("expected a question object", str(path), line)
         task = str(item.get("question_type") or _task_from_name(path))

@@ -62,8 +62,9 @@ from framescope.eval.benchmarks.layout import (
     trace_prediction,
     video_file,
 )
-from framescope.eval.files import expect_file, key_lines, read_json, read_predictions, read_text
+from framescope.eval.files import expect_file, key_lines, parse_json, read_predictions, read_text
 from framescope.eval.metrics import (
+    IoU,
     best_iou_at_k,
     fraction_at_least,
     mean,
@@ -120,8 +121,9 @@ def load_charades(path: Path) -> list[MomentSample]:
 
 def load_activitynet(path: Path) -> list[MomentSample]:
     """ActivityNet-Captions' ``{video_id: {duration, timestamps, sentences}}``."""
-    data = read_json(path)
-    lines = key_lines(read_text(path))
+    text = read_text(path)
+    data = parse_json(text, path)
+    lines = key_lines(text)
     if not isinstance(data, dict):
         raise AnnotationError("expected a JSON object keyed by video id", str(path), 1)
     samples = []
@@ -177,16 +179,21 @@ def score_moments(
         name,
         "every query needs a record (a failed one counts as IoU 0)",
     )
-    best: dict[int, list[float]] = {1: [], 5: []}
-    empty = 0
-    for s in samples:
-        windows = predicted_windows(preds[s.id])
-        empty += not windows
-        for k in best:
-            best[k].append(best_iou_at_k(windows, s.windows, k))
-    metrics = {f"R{k}@{t}": pct(fraction_at_least(best[k], t)) for k in best for t in THRESHOLDS}
-    metrics["mIoU"] = pct(mean(best[1]))
+    rows = [(predicted_windows(preds[s.id]), s.windows) for s in samples]
+    empty = sum(not windows for windows, _ in rows)
+    metrics = _recall(rows, (1, 5), temporal_iou)
     return metrics, {"queries": len(samples), "no_window": empty}, notes
+
+
+def _recall(
+    rows: Sequence[tuple[Sequence[Window], Sequence[Window]]], ks: Sequence[int], iou: IoU
+) -> dict[str, float]:
+    """``R{k}@{t}`` for each ``k`` in ``ks`` over (predicted, GT windows) rows, then ``mIoU``
+    (the first window's)."""
+    best = {k: [best_iou_at_k(windows, gts, k, iou) for windows, gts in rows] for k in ks}
+    metrics = {f"R{k}@{t}": pct(fraction_at_least(best[k], t)) for k in ks for t in THRESHOLDS}
+    metrics["mIoU"] = pct(mean(best[1]))
+    return metrics
 
 
 def _lmms_eval_window(pred: Prediction) -> Window | None:
@@ -230,11 +237,7 @@ def _score_videomind(
         notes.append(f"{len(samples) - len(rows)} queries without a predicted window left out")
     if not rows:
         return {}, {"queries": 0}, [*notes, "no query has a predicted window"]
-    metrics = {}
-    for k in (1, 3, 5):
-        best = [best_iou_at_k(w, s.windows, k, temporal_iou_area) for s, w in rows]
-        metrics.update({f"R{k}@{t}": pct(fraction_at_least(best, t)) for t in THRESHOLDS})
-    metrics["mIoU"] = pct(mean(best_iou_at_k(w, s.windows, 1, temporal_iou_area) for s, w in rows))
+    metrics = _recall([(w, s.windows) for s, w in rows], (1, 3, 5), temporal_iou_area)
     return metrics, {"queries": len(rows), "left_out": len(samples) - len(rows)}, notes
 
 

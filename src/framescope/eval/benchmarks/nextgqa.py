@@ -74,6 +74,7 @@ from framescope.eval.files import (
     is_framescope_jsonl,
     key_lines,
     line_of,
+    parse_json,
     read_csv,
     read_json,
     read_predictions,
@@ -137,8 +138,9 @@ def load_nextgqa(csv_path: Path, gsub_path: Path) -> list[GQASample]:
     for line, csv_row in read_csv(csv_path, columns):
         key = f"{csv_row['video_id']}_{csv_row['qid']}"
         rows[key] = (csv_row, _gold_index(csv_row, csv_path, line))
-    gsub = read_json(gsub_path)
-    lines = key_lines(read_text(gsub_path))
+    gsub_text = read_text(gsub_path)
+    gsub = parse_json(gsub_text, gsub_path)
+    lines = key_lines(gsub_text)
     if not isinstance(gsub, dict):
         raise AnnotationError("expected {video_id: {duration, location}}", str(gsub_path), 1)
     samples: list[GQASample] = []
@@ -180,13 +182,13 @@ def _read_official(paths: Sequence[Path]) -> GQAPredictions:
     windows: dict[str, list[Window]] | None = None
     answers: dict[str, int | None] | None = None
     for path in paths:
-        data = read_json(path, PredictionError)
+        text = read_text(path, PredictionError)
+        data = parse_json(text, path, PredictionError)
         if not isinstance(data, dict) or not data:
             raise PredictionError(
                 "expected a non-empty JSON object keyed by '<video_id>_<qid>'", str(path), 1
             )
         first = next(iter(data.values()))
-        text = read_text(path)
         if isinstance(first, dict):  # QA results {key: {prediction, answer}}
             answers = {}
             for key, value in data.items():

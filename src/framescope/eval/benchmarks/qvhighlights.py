@@ -74,6 +74,8 @@ from framescope.eval.files import (
 from framescope.eval.metrics import (
     QVH_THRESHOLDS,
     detection_ap,
+    first_window_iou,
+    fraction_at_least,
     hit_at_1,
     mean,
     ranking_ap,
@@ -217,13 +219,6 @@ def _in_range(samples: Sequence[QVHSample], lo: float, hi: float, fallback: bool
     return kept if kept or not fallback else [(s, s.windows) for s in samples]
 
 
-def _r1_iou(first: Window | None, gts: Sequence[Window]) -> float:
-    if first is None:
-        return 0.0
-    areas = [temporal_iou_area(first, g) for g in gts]
-    return temporal_iou(first, gts[areas.index(max(areas))])
-
-
 def _r5_iou(windows: Sequence[Window], gts: Sequence[Window]) -> float:
     pairs = [(temporal_iou_area(p, g), p, g) for p in windows[:5] for g in gts]
     if not pairs:
@@ -243,6 +238,9 @@ def _moment_retrieval(
         ("full", 0, math.inf),
     ]
     r1_thresholds = R1_THRESHOLDS_WIDE if videomind else QVH_THRESHOLDS
+    # read once per query, not once per length range
+    scored = {s.id: _scored(preds[s.id]) for s in samples}
+    listed = {s.id: predicted_windows(preds[s.id]) for s in samples}
     blocks: dict[str, Any] = {}
     notes: list[str] = []
     for name, lo, hi in ranges:
@@ -250,20 +248,19 @@ def _moment_retrieval(
         if not subset:
             notes.append(f"no GT window in the {name} range: its MR metrics are left out")
             continue
-        aps = [detection_ap(_scored(preds[s.id])[:10], gts) for s, gts in subset]
+        aps = [detection_ap(scored[s.id][:10], gts) for s, gts in subset]
         per_thr = [mean(ap[i] for ap in aps) for i in range(len(QVH_THRESHOLDS))]
         m_ap = {str(t): pct(v) for t, v in zip(QVH_THRESHOLDS, per_thr)}
         m_ap["average"] = pct(mean(per_thr))
-        firsts = [predicted_windows(preds[s.id]) for s, _ in subset]
-        ious = [_r1_iou(w[0] if w else None, gts) for w, (_, gts) in zip(firsts, subset)]
+        ious = [first_window_iou(listed[s.id], gts) for s, gts in subset]
         block: dict[str, Any] = {
             "MR-mAP": m_ap,
-            "MR-R1": {str(t): pct(mean(float(i >= t) for i in ious)) for t in r1_thresholds},
+            "MR-R1": {str(t): pct(fraction_at_least(ious, t)) for t in r1_thresholds},
         }
         if videomind:
             block["MR-mIoU"] = pct(mean(ious))
-            r5 = [_r5_iou(w, gts) for w, (_, gts) in zip(firsts, subset)]
-            block["MR-R5"] = {str(t): pct(mean(float(i >= t) for i in r5)) for t in (0.3, 0.5, 0.7)}
+            r5 = [_r5_iou(listed[s.id], gts) for s, gts in subset]
+            block["MR-R5"] = {str(t): pct(fraction_at_least(r5, t)) for t in (0.3, 0.5, 0.7)}
         blocks[name] = block
     return blocks, notes
 

@@ -65,9 +65,9 @@ from framescope.eval.files import (
 )
 from framescope.eval.metrics import (
     best_iou_at_k,
+    first_window_iou,
     fraction_at_least,
     mean,
-    temporal_iou,
     temporal_iou_area,
 )
 from framescope.types import Prediction, Trace, Window
@@ -165,22 +165,13 @@ def _from_framescope(records: dict[str, Prediction], videomind: bool) -> ReXPred
     answers: dict[str, str | None] = {}
     for k, p in records.items():
         text = answer_text(p)
-        read = (
-            (videomind_choice(text, 4) if videomind else choice(text, "ABCD"))
-            if text is not None
-            else None
-        )
-        answers[k] = read.letter if read is not None and read.valid else None
+        if text is None:
+            answers[k] = None
+        else:
+            answers[k] = (videomind_choice(text, 4) if videomind else choice(text, "ABCD")).letter
     has_windows = any(windows.values())
     has_answers = any(p.answer is not None or p.response is not None for p in records.values())
     return ReXPredictions(windows if has_windows else None, answers if has_answers else None)
-
-
-def _first_window_iou(windows: Sequence[Window], gts: Sequence[Window]) -> float:
-    if not windows:
-        return 0.0
-    areas = [temporal_iou_area(windows[0], g) for g in gts]
-    return temporal_iou(windows[0], gts[areas.index(max(areas))])
 
 
 Scored = tuple[dict[str, float], dict[str, Any], dict[str, int]]
@@ -194,7 +185,7 @@ def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
         correct = {s.id: preds.answers.get(s.id) == s.answer for s in samples}
         metrics["VQA"] = pct(mean(correct.values()))
     if preds.windows is not None:
-        ious = [_first_window_iou(preds.windows.get(s.id, []), s.windows) for s in samples]
+        ious = [first_window_iou(preds.windows.get(s.id, []), s.windows) for s in samples]
         r1 = {str(t): pct(fraction_at_least(ious, t)) for t in R1_THRESHOLDS}
         block: dict[str, Any] = {"MR-mIoU": pct(mean(ious)), "MR-R1": r1}
         brief = {

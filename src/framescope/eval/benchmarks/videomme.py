@@ -67,6 +67,7 @@ from framescope.eval.files import (
     read_json_records,
     read_predictions,
 )
+from framescope.eval.metrics import accuracy
 from framescope.types import Prediction, Trace
 
 DURATIONS = ("short", "medium", "long")
@@ -204,11 +205,10 @@ def _group(rows: Sequence[Row], key: str | None = None) -> dict[str, float]:
     groups: dict[str, list[bool | None]] = {}
     for s, outcome in rows:
         groups.setdefault(getattr(s, key) if key else "all", []).append(outcome)
-    out: dict[str, float] = {}
-    for name, outcomes in groups.items():
-        answered = [o for o in outcomes if o is not None]
-        out[name] = pct(sum(answered) / len(answered)) if answered else 0.0
-    return out
+    return {  # a group with nothing answered shows 0, as the script prints it
+        name: pct(accuracy(outcomes, "exclude")) if any(o is not None for o in outcomes) else 0.0
+        for name, outcomes in groups.items()
+    }
 
 
 LAYOUT = Layout(
