@@ -37,13 +37,7 @@ from typing import Any
 import torch
 
 from framescope.agent.common import role_budget, role_prompt
-from framescope.agent.verifier import (
-    insert_seg_tokens,
-    score_candidates,
-    seg_patches,
-    verifier_prompt,
-    zoom,
-)
+from framescope.agent.verifier import mark_candidate, score_candidates, verifier_prompt, zoom
 from framescope.models.adapters import ROLES, SAVES_EMBEDDINGS, LoraSpec, Roles, attention_modules
 from framescope.models.backend import Segment
 from framescope.models.hf import load_backend
@@ -53,6 +47,7 @@ from framescope.models.tiny import (
     build_processor,
     model_class,
     model_config,
+    perturb_adapters,
     save_tiny_model,
 )
 from framescope.models.videomind_ckpt import TokenIds, save_videomind
@@ -65,24 +60,13 @@ from framescope.video.synth import demo_video
 CANDIDATES = (Window(6.5, 9.1), Window(2, 5), Window(0, 4), Window(11, 17), Window(8, 20))
 
 
-def randomise(roles: Roles, seed: int = 0) -> None:
-    """Trained-looking adapters: LoRA B non-zero (peft starts it at 0), embedding copies moved."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in roles.model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
-            elif "modules_to_save" in name:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.02)
-
-
 def videomind_checkpoint(root: Path, preset: str) -> Path:
     """A random-weight VideoMind checkpoint of ``preset`` shapes (framescope's layout)."""
     base = save_tiny_model("qwen2_vl", root / "base", preset=preset)
     processor = build_processor("qwen2_vl", preset)
     tok = processor.tokenizer
     roles = Roles.create(build_model("qwen2_vl", preset), ROLES)
-    randomise(roles)
+    perturb_adapters(roles.model, torch.Generator().manual_seed(0), 0.02, 0.02)
     head = TimestampHead(roles.model.config.get_text_config().hidden_size)
     ids = TokenIds(
         *(tok.convert_tokens_to_ids(t) for t in ("<|reg|>", "<|seg_start|>", "<|seg_end|>"))
@@ -100,13 +84,7 @@ def verifier_prompts(backend: Any, video: Path, cache: FrameCache) -> list[Segme
             info, z.window, fps=2.0, max_frames=64, budget=role_budget(backend, 36, 64), cache=cache
         )
         prompt, block = role_prompt(backend, verifier_prompt("the square moves"), clip)
-        t, h, w = block.segment.vision[0].grid_thw
-        marks = seg_patches(z, t)
-        prompts.append(
-            insert_seg_tokens(
-                prompt, backend.vision_start_id, h * w // 4, marks, (ids.seg_start, ids.seg_end)
-            )
-        )
+        prompts.append(mark_candidate(backend, prompt, block, z, (ids.seg_start, ids.seg_end)))
     return prompts
 
 

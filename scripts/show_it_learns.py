@@ -80,34 +80,29 @@ def test_queries(world: Path) -> list[tuple[str, object]]:
     return [(s.id, r) for s, r in zip(samples, records)]
 
 
-def predict_all(model, head, backend, cfg: TrainConfig, queries, reg: int) -> tuple[list, float]:
+def predict_all(head, backend, cfg: TrainConfig, queries, reg: int) -> tuple[list, float]:
     """Ranked moments for every query, and the share whose greedy next token is ``<|reg|>``."""
     settings = VideoSettings(cfg.video.fps, cfg.video.max_frames, role_budget(cfg, backend))
     out, writes = [], 0
-    model.eval()
+    backend.model.eval()
     head.eval()
     for k in range(0, len(queries), 8):
         chunk = queries[k : k + 8]
         batch = collate(backend, [grounder_example(backend, r, settings) for _, r in chunk])
-        cands = grounder_head.predict(model, head, backend, batch, reg)
+        cands = grounder_head.predict(head, backend, batch, reg)
         out += [(ident, c) for (ident, _), c in zip(chunk, cands)]
-        writes += reg_writes(model, backend, batch, reg)
+        writes += reg_writes(backend, batch, reg)
     return out, writes / len(queries)
 
 
-@torch.no_grad()
-def reg_writes(model, backend, batch, reg: int) -> int:
+def reg_writes(backend, batch, reg: int) -> int:
     """Rows whose greedy next token at the position predicting ``<|reg|>`` is ``<|reg|>``."""
     from framescope.models.head_features import reg_query_positions
 
     at = reg_query_positions(batch.input_ids, reg)
-    logits = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        position_ids=batch.position_ids,
-        pixel_values_videos=torch.cat([v.pixel_values for v in batch.vision]).to(backend.dtype),
-        video_grid_thw=torch.tensor([v.grid_thw for v in batch.vision]),
-    ).logits
+    logits = backend.forward(
+        batch.input_ids, batch.attention_mask, batch.position_ids, batch.vision, logits_to_keep=0
+    ).logits  # (B, L, V): every position
     picked = logits[torch.arange(len(at)), at].argmax(-1)
     return int((picked == reg).sum())
 
@@ -196,9 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         module, trainable = build_module(cfg, Run(cfg), stack)
         reg = grounder_head.token_ids(trainable.backend).reg
-        before, before_reg = predict_all(
-            module.model, module.head, trainable.backend, cfg, queries, reg
-        )
+        before, before_reg = predict_all(module.head, trainable.backend, cfg, queries, reg)
     del module, trainable
 
     t1 = time.perf_counter()
@@ -208,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = load_backend(result.checkpoint / "videomind")  # as inference loads it
     vm = backend.videomind
     with vm.roles.use("grounder"):
-        after, after_reg = predict_all(backend.model, vm.head, backend, cfg, queries, reg)
+        after, after_reg = predict_all(vm.head, backend, cfg, queries, reg)
 
     rows = read_metrics(cfg.output_dir)
     kind = kinds(test)

@@ -74,6 +74,7 @@ def test_jsonl_bad_rows_raise_with_file_and_line_or_are_reported(tmp_path):
     ]
     loaded = load(p, _positive, skip_bad_rows=True)
     assert loaded.records == [1.0, 4.0] and len(loaded.skipped) == 3
+    assert loaded.lines == [1, 6]
     report = loaded.report().splitlines()
     assert report[0] == f"{p}: skipped 3 bad row(s), kept 2" and report[1].strip().startswith(
         f"{p}:3:"

@@ -103,6 +103,7 @@ def test_verifier_file_of_grounder_predictions(tmp_path):
         read_verifier(p)
     loaded = read_verifier(p, skip_bad_rows=True)
     assert [r.label for r in loaded] == ["Yes", "No"] and loaded.skipped[0].line == 2
+    assert loaded.lines == [1, 1]  # both candidates come from the first row
 
 
 def test_planner_routes_and_replies(tmp_path):

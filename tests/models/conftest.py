@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from framescope.models.tiny import FAMILIES, save_tiny_model
-from framescope.types import Clip
+from framescope.types import Clip, Window
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +38,25 @@ def loaded(tiny_dirs: dict[str, Path]) -> dict[str, tuple[Any, Any]]:
     }
 
 
+@pytest.fixture(scope="module")
+def backends(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
+    """``family -> HFBackend`` loaded through ``load_backend``, once per test module."""
+    from framescope.models.hf import load_backend
+
+    return {family: load_backend(path) for family, path in tiny_dirs.items()}
+
+
 def make_clip(n: int, fps: float, start: float = 0.0, seed: int = 0, size: int = 64) -> Clip:
     """``n`` noise frames of ``size``² sampled at ``fps`` from ``start`` seconds."""
     frames = np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
     return Clip(frames=frames, timestamps=tuple(start + k / fps for k in range(n)))
+
+
+def clip_for(backend: Any, n: int, fps: float, start: float = 0.0, seed: int = 0) -> Clip:
+    """Noise frames sized for the family (2×2 merged tokens per patch), window from ``start``."""
+    clip = make_clip(n, fps=fps, start=start, seed=seed, size=2 * backend.factor)
+    clip.window = Window(start, start + n / fps)
+    return clip
 
 
 def video_kwargs(clips: list[Clip]) -> dict[str, Any]:

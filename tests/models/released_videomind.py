@@ -21,7 +21,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from framescope.models.timestamp_head import RELEASED_PREFIX, TimestampHead
-from framescope.models.tiny import build_model, build_processor, save_tiny_model
+from framescope.models.tiny import (
+    build_model,
+    build_processor,
+    perturb_adapters,
+    save_tiny_model,
+)
 
 ROLE_NAMES = ("grounder", "verifier", "planner")
 # The keys peft 0.13/0.14 wrote into adapter_config.json (the release's era); newer keys dropped.
@@ -95,12 +100,7 @@ def build_released_checkpoint(root: Path, seed: int = 0) -> ReleasedFixture:
         else:
             peft_model.add_adapter(role, config)
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():  # trained-looking weights: LoRA B non-zero, embedding copies moved
-        for name, p in peft_model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
-            elif "modules_to_save" in name:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    perturb_adapters(peft_model, gen, 0.05, 0.3)  # trained-looking: LoRA B non-zero, copies moved
     for role in ROLE_NAMES:
         peft_model.peft_config[role].task_type = "CAUSAL_LM"
     peft_model.save_pretrained(ckpt)  # non-default adapter names: ckpt/<role>/

@@ -22,7 +22,7 @@ from framescope.models.adapters import (
     to_current_name,
     to_released_name,
 )
-from framescope.models.tiny import build_model
+from framescope.models.tiny import build_model, perturb_adapters
 
 IDS = torch.tensor([[5, 17, 250, 300, 286, 42, 43, 256, 1, 99]])
 SWITCH_COUNT = 200
@@ -30,13 +30,7 @@ SWITCH_COUNT = 200
 
 def randomise(roles: Roles, seed: int = 0) -> Roles:
     """Trained-looking adapters: LoRA B non-zero, embedding copies moved off the base."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in roles.model.named_parameters():
-            if "lora_" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
-            elif "modules_to_save" in name:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    perturb_adapters(roles.model, torch.Generator().manual_seed(seed), 0.05, 0.3)
     return roles
 
 

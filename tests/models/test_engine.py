@@ -4,7 +4,6 @@ padding inside chunks is invisible, sampling is seeded per row, stop conditions,
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,24 +19,11 @@ from framescope.models.engine import (
     pad_left,
     sample_token,
 )
-from framescope.models.hf import load_backend
 from framescope.models.tiny import FAMILIES
-from framescope.types import Clip, Window
 
-from .conftest import make_clip
+from .conftest import clip_for
 
 TOL = 1e-4
-
-
-@pytest.fixture(scope="module")
-def backends(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
-    return {family: load_backend(path) for family, path in tiny_dirs.items()}
-
-
-def clip_for(backend: Any, n: int, fps: float, start: float = 0.0, seed: int = 0) -> Clip:
-    clip = make_clip(n, fps=fps, start=start, seed=seed, size=2 * backend.factor)
-    clip.window = Window(start, start + n / fps)
-    return clip
 
 
 def prompts(be: Any) -> tuple[Segment, Segment]:

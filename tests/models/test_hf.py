@@ -12,31 +12,19 @@ import torch
 from framescope.errors import ModelError
 from framescope.models import hf
 from framescope.models.backend import Segment, clip_fps, patch_times
-from framescope.models.engine import score_next_tokens
+from framescope.models.engine import pad_right, score_next_tokens
 from framescope.models.hf import load_backend
 from framescope.models.tiny import FAMILIES
 from framescope.types import Clip, Window
 from framescope.video.sampling import sample
 from framescope.video.synth import demo_video
 
-from .conftest import make_clip
-
-
-@pytest.fixture(scope="module")
-def backends(tiny_dirs: dict[str, Path]) -> dict[str, Any]:
-    return {family: load_backend(path) for family, path in tiny_dirs.items()}
+from .conftest import clip_for, make_clip
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_video(tmp_path_factory.mktemp("video") / "demo.mp4")[0]
-
-
-def clip_for(backend: Any, n: int, fps: float, start: float = 0.0, seed: int = 0) -> Clip:
-    """Noise frames sized for the family (2×2 merged tokens per patch), window from ``start``."""
-    clip = make_clip(n, fps=fps, start=start, seed=seed, size=2 * backend.factor)
-    clip.window = Window(start, start + n / fps)
-    return clip
 
 
 def metadata(clip: Clip) -> dict[str, Any]:
@@ -216,25 +204,33 @@ def test_prompt_with_system_and_several_clips(backends: dict) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 @torch.no_grad()
-def test_score_next_tokens_and_hidden_states(family: str, backends: dict) -> None:
+def test_score_next_tokens_and_pre_norm_states(family: str, backends: dict) -> None:
     be = backends[family]
     prompt, _ = be.build_prompt("Is it red?", [clip_for(be, 4, fps=1.0)])
     longer = prompt + Segment(be.encode_text("Answer Yes or No."))
     yes_no = [be.encode_text("Y")[0], be.encode_text("N")[0]]
-    both = score_next_tokens(be, [prompt, longer], yes_no, all_layers=True)
-    assert both.logprobs.shape == (2, 2) and both.lengths == [len(prompt), len(longer)]
+    both = score_next_tokens(be, [prompt, longer], yes_no)
+    assert both.shape == (2, 2)
+
+    def pre_norm(segments: list[Segment]) -> torch.Tensor:
+        padded = pad_right(be, segments)
+        args = (padded.input_ids, padded.attention_mask, padded.position_ids, padded.vision)
+        out = be.forward(*args, pre_norm=True)
+        assert out.pre_norm is not None
+        return out.pre_norm  # (B, L, H)
+
+    states = pre_norm([prompt, longer])
     for b, seg in enumerate([prompt, longer]):
         alone = score_next_tokens(be, [seg], yes_no)
-        assert (alone.logprobs[0] - both.logprobs[b]).abs().max() < 1e-4
+        assert (alone[0] - both[b]).abs().max() < 1e-4
         # the pre-norm state through the final norm and the LM head gives the logits back
-        normed = be.model.model.language_model.norm(alone.pre_norm[0, -1])
+        alone_states = pre_norm([seg])
+        normed = be.model.model.language_model.norm(alone_states[0, -1])
         logits = be.model.lm_head(normed).log_softmax(-1)
-        assert (logits[yes_no] - alone.logprobs[0]).abs().max() < 1e-4
+        assert (logits[yes_no] - alone[0]).abs().max() < 1e-4
         n = len(seg)
-        assert (alone.pre_norm[0] - both.pre_norm[b, :n]).abs().max() < 1e-4  # right-padded rows
-    # transformers' last hidden state is *after* the final norm: the pre-norm one needs the hook
-    layers = both.hidden_states
-    assert layers is not None and len(layers) == be.model.config.text_config.num_hidden_layers + 1
+        assert (alone_states[0] - states[b, :n]).abs().max() < 1e-4  # right-padded rows
+    # the states are taken before the final norm (transformers' last hidden state is after it;
+    # PreNormCapture, which forward uses, is checked against it in test_timestamp_head)
     norm = be.model.model.language_model.norm
-    assert (norm(both.pre_norm) - layers[-1]).abs().max() < 1e-5
-    assert (both.pre_norm - layers[-1]).abs().max() > 1e-2
+    assert (norm(states) - states).abs().max() > 1e-2

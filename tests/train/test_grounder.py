@@ -50,7 +50,7 @@ def test_grounder_with_head(world: Path, bases: dict[str, Path], tmp_path: Path)
     reg = backend.videomind.checkpoint.token_ids.reg
     head = backend.videomind.head.eval()
     with backend.videomind.roles.use("grounder"):
-        moments = grounder_head.predict(backend.model, head, backend, batch, reg)
+        moments = grounder_head.predict(head, backend, batch, reg)
         loaded = backend.model(
             input_ids=batch.input_ids,
             attention_mask=batch.attention_mask,

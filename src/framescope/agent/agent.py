@@ -31,7 +31,6 @@ with at most ``InferConfig.max_new_tokens`` tokens (the release: 256).
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -61,20 +60,18 @@ from framescope.agent.subtitles import clip_lines, read_srt
 from framescope.agent.verifier import (
     SCORES,
     TOP_K,
-    insert_seg_tokens,
+    mark_candidate,
     rerank,
     score_candidates,
-    seg_patches,
     verifier_prompt,
     zoom,
 )
 from framescope.errors import ConfigError, FramescopeError, ModelError
-from framescope.eval.answers import answer_region, choice
 from framescope.models.backend import ClipBlock, Segment
 from framescope.models.engine import Engine, Hook, Row
 from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
-from framescope.retrieval.loop import LETTERS, InferConfig, Sample
+from framescope.retrieval.loop import InferConfig, Sample, read_answer
 from framescope.types import Answer, Step, Trace, Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import VideoInfo, probe
@@ -393,12 +390,7 @@ class _Run:
                     a.verifier_max_frames,
                     self.role_budget,
                 )
-                t, h, w = call.block.segment.vision[0].grid_thw
-                marks = seg_patches(z, t)
-                per_patch = h * w // self.backend.merge**2
-                call.prompt = insert_seg_tokens(
-                    call.prompt, self.backend.vision_start_id, per_patch, marks, self.seg
-                )
+                call.prompt = mark_candidate(self.backend, call.prompt, call.block, z, self.seg)
                 calls.append(call)
             return calls
 
@@ -487,8 +479,7 @@ class _Run:
             trace.seconds = time.perf_counter() - t0
             return trace
         trace.duration = info.duration
-        seed = self.config.seed * 1_000_003 + zlib.crc32(s.id.encode())
-        ep = _Episode(s, trace, info, t0, seed)
+        ep = _Episode(s, trace, info, t0, self.config.sample_seed(s.id))
         if not self.agent.planner:
             self.set_route(ep, self.agent.route, None)
         return ep
@@ -499,17 +490,8 @@ class _Run:
         trace.response = ep.response
         moments = ep.moments or Candidates([], [])
         answered = ANSWERER in ep.route and not ep.failed
-        letter = (
-            choice(ep.response, LETTERS[: len(ep.sample.options)]).letter
-            if answered and ep.sample.options
-            else None
-        )
-        trace.answer = Answer(
-            answer_region(ep.response).strip() if answered else "",
-            letter,
-            tuple(moments.windows),
-            tuple(moments.scores),
-        )
+        read = read_answer(ep.response, ep.sample.options) if answered else Answer()
+        trace.answer = Answer(read.text, read.letter, tuple(moments.windows), tuple(moments.scores))
         trace.usage = dict(ep.usage)
         trace.seconds = time.perf_counter() - ep.t0
         return trace

@@ -27,6 +27,7 @@ from typing import Any
 
 from framescope.agent.common import clean_query
 from framescope.errors import ConfigError
+from framescope.models.videomind_ckpt import plan_for_roles
 
 GROUNDER, VERIFIER, ANSWERER = "grounder", "verifier", "answerer"
 FULL_ROUTE = (GROUNDER, VERIFIER, ANSWERER)
@@ -127,9 +128,7 @@ def check_route(route: Iterable[str]) -> tuple[str, ...]:
 
 
 def fit_route(route: tuple[str, ...], roles: Iterable[str]) -> tuple[str, ...]:
-    """The part of ``route`` the loaded ``roles`` can run: the answerer is the base model and
-    always there; the verifier only re-ranks the grounder's candidates."""
-    have = set(roles) | {ANSWERER}
-    if GROUNDER not in have:
-        have.discard(VERIFIER)
-    return tuple(r for r in route if r in have)
+    """The part of ``route`` the loaded ``roles`` can run (:func:`plan_for_roles`: the answerer
+    is the base model and always there; the verifier only re-ranks the grounder's candidates)."""
+    runnable = plan_for_roles(roles)
+    return tuple(r for r in route if r in runnable)

@@ -37,7 +37,7 @@ import torch
 
 from framescope.agent.common import pad_span
 from framescope.errors import ConfigError
-from framescope.models.backend import Segment
+from framescope.models.backend import ClipBlock, Segment
 from framescope.models.engine import score_next_tokens
 from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
@@ -112,6 +112,17 @@ def insert_seg_tokens(
     return Segment(ids, prompt.vision)
 
 
+def mark_candidate(
+    backend: HFBackend, prompt: Segment, block: ClipBlock, z: Zoom, seg_ids: tuple[int, int]
+) -> Segment:
+    """``prompt`` (holding ``block``, the clip of ``z.window``) with ``seg_ids`` inserted before
+    the temporal patches where ``z.candidate`` starts and ends (:func:`seg_patches`,
+    :func:`insert_seg_tokens`)."""
+    t, h, w = block.segment.vision[0].grid_thw
+    per_patch = h * w // backend.merge**2  # merged tokens per temporal patch
+    return insert_seg_tokens(prompt, backend.vision_start_id, per_patch, seg_patches(z, t), seg_ids)
+
+
 def combine(logprobs: torch.Tensor, score: str = "logit") -> list[float]:
     """Scores from ``(K, 2)`` log-probabilities of [Yes, No]: ``sigmoid(logit_yes − logit_no)``
     (``"logit"``), or the release's ``sigmoid(p_yes − p_no)`` (``"prob"``)."""
@@ -129,8 +140,8 @@ def score_candidates(
     each, in order."""
     assert backend.videomind is not None
     with backend.videomind.roles.use("verifier"):
-        out = score_next_tokens(backend, prompts, yes_no)
-    return combine(out.logprobs, score)
+        logprobs = score_next_tokens(backend, prompts, yes_no)
+    return combine(logprobs, score)
 
 
 def rerank(candidates: Candidates, scores: Sequence[float]) -> Candidates:

@@ -54,11 +54,13 @@ class BadRow:
 
 @dataclass
 class Loaded(Generic[R]):
-    """The records read from one file and the rows skipped (only with ``skip_bad_rows=True``)."""
+    """The records read from one file, the line each starts on, and the rows skipped (only with
+    ``skip_bad_rows=True``)."""
 
     path: str
     records: list[R]
     skipped: list[BadRow] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # lines[i]: 1-based line of records[i]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -202,13 +204,12 @@ def _array_rows(f: TextIO, path: str) -> Iterator[_Row]:
         raise cur.fail("invalid JSON: text after the closing ']'")
 
 
-def read_rows(
+def _parsed_rows(
     path: str | os.PathLike[str],
     parse: Callable[[Any], R],
-    skipped: list[BadRow] | None = None,
-) -> Iterator[R]:
-    """``parse`` applied to every row; a :class:`RowError` raises :class:`RecordError` naming the
-    file and line, or goes to ``skipped`` when a list is given."""
+    skipped: list[BadRow] | None,
+) -> Iterator[tuple[int, R]]:
+    """``(line, parse(row))`` for every row (see :func:`read_rows`)."""
     where = str(path)
     for row in iter_json_rows(path):
         try:
@@ -220,14 +221,24 @@ def read_rows(
                 raise RecordError(str(e), where, row.line) from None
             skipped.append(BadRow(where, row.line, str(e)))
             continue
-        yield record
+        yield row.line, record
+
+
+def read_rows(
+    path: str | os.PathLike[str],
+    parse: Callable[[Any], R],
+    skipped: list[BadRow] | None = None,
+) -> Iterator[R]:
+    """``parse`` applied to every row; a :class:`RowError` raises :class:`RecordError` naming the
+    file and line, or goes to ``skipped`` when a list is given."""
+    return (record for _, record in _parsed_rows(path, parse, skipped))
 
 
 def load(path: str | os.PathLike[str], parse: Callable[[Any], R], skip_bad_rows: bool) -> Loaded[R]:
-    """All records of a file (see :func:`read_rows`)."""
+    """All records of a file with their lines (see :func:`read_rows`)."""
     skipped: list[BadRow] | None = [] if skip_bad_rows else None
-    records = list(read_rows(path, parse, skipped))
-    return Loaded(str(path), records, skipped or [])
+    pairs = list(_parsed_rows(path, parse, skipped))
+    return Loaded(str(path), [r for _, r in pairs], skipped or [], [line for line, _ in pairs])
 
 
 # ---------------------------------------------------------------------------- field checks

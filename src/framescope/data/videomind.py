@@ -229,6 +229,8 @@ def read_verifier(
     skip_bad_rows: bool = False,
     top_k: int = VERIFIER_TOP_K,
 ) -> Loaded[VerifierRecord]:
-    skipped: list[BadRow] | None = [] if skip_bad_rows else None
-    records = list(iter_verifier(path, data_root=data_root, skipped=skipped, top_k=top_k))
-    return Loaded(str(path), records, skipped or [])
+    root = rows.data_root(data_root)
+    groups = rows.load(path, lambda v: _verifier_rows(v, root, top_k), skip_bad_rows)
+    records = [r for group in groups.records for r in group]
+    lines = [line for group, line in zip(groups.records, groups.lines) for _ in group]
+    return Loaded(groups.path, records, groups.skipped, lines)

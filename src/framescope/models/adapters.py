@@ -21,7 +21,7 @@ no longer re-enables layers that ``disable_adapter_layers`` switched off, so an 
 by hand breaks the next role the opposite way. :meth:`Roles.use` sets the complete state of
 every adapter module on every switch (enabled + the role, or disabled) and restores the
 previous role on exit, so neither history matters. For frozen (inference) roles that state is
-two flags per module, set directly on the cached adapter modules (``PeftModel.set_adapter``
+two flags per module, written directly into the cached adapter modules (``PeftModel.set_adapter``
 walks the whole model and every adapter's parameters to move ``requires_grad``, which is what
 a switch costs); trainable roles go through peft's setters. Not thread-safe: one role at a
 time per model (peft's per-row ``adapter_names=[…]`` is the way to mix roles in one batch).
@@ -190,17 +190,22 @@ class Roles:
         else:
             # Frozen adapters: a role is two flags per module. peft's own setters also walk
             # every adapter's parameters to move requires_grad, the whole cost of a switch;
-            # nothing here trains, so only the flags the forward passes read are set. The
-            # tests check these states against peft's setters and every role's outputs.
+            # nothing here trains, so only the flags the forward passes read are set. They are
+            # plain instance attributes, so they go straight into each module's __dict__:
+            # nn.Module.__setattr__ (checking for parameters, buffers and submodules) was ~90 %
+            # of a switch. The tests check these states against peft's setters and every
+            # role's outputs.
             off = role is None
             for layer in layers:
-                layer._disable_adapters = off
+                flags = vars(layer)
+                flags["_disable_adapters"] = off
                 if not off:
-                    layer._active_adapter = [role]
+                    flags["_active_adapter"] = [role]
             for wrapper in wrappers:
-                wrapper._disable_adapters = off
+                flags = vars(wrapper)
+                flags["_disable_adapters"] = off
                 if not off:  # a role that saved no copy here (planner) runs the original
-                    wrapper._active_adapter = role if role in wrapper.modules_to_save else []
+                    flags["_active_adapter"] = role if role in wrapper.modules_to_save else []
         if role is not None:
             self.model.active_adapter = role
             self.model.base_model.active_adapter = role

@@ -64,12 +64,10 @@ class ClipBlock:
 @dataclass
 class ForwardOutput:
     """Logits of the last ``K`` positions ``(B, K, V)``; optionally the last decoder layer's output
-    *before* the final norm ``(B, L, H)`` (VideoMind's timestamp head reads it) and every layer's
-    hidden states as transformers returns them."""
+    *before* the final norm ``(B, L, H)`` (VideoMind's timestamp head reads it)."""
 
     logits: torch.Tensor
     pre_norm: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 class Backend(Protocol):
@@ -115,7 +113,6 @@ class Backend(Protocol):
         cache: Any = None,
         logits_to_keep: int | torch.Tensor = 1,
         pre_norm: bool = False,
-        all_layers: bool = False,
     ) -> ForwardOutput:
         """One pass over new tokens ``(B, C)``; ``attention_mask`` covers cache + new ``(B, L)``;
         ``position_ids`` ``(3, B, C)``; ``vision`` the clips whose blocks are among the new tokens

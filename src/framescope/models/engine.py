@@ -189,27 +189,11 @@ def _pad(backend: Backend, segments: Sequence[Segment], left: bool) -> Padded:
     return Padded(ids, mask, pos, [v for s in segments for v in s.vision])
 
 
-@dataclass
-class NextTokenScores:
-    """Log-probabilities ``(B, K)`` of the candidate next tokens after each prompt, the last
-    decoder layer's output before the final norm ``(B, L, H)`` over the right-padded prompts
-    (row ``b``'s real tokens are the first ``lengths[b]``) and, when asked, every layer's hidden
-    states."""
-
-    logprobs: torch.Tensor
-    pre_norm: torch.Tensor
-    lengths: list[int]
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-
-
 def score_next_tokens(
-    backend: Backend,
-    prompts: Sequence[Segment],
-    candidate_token_ids: Sequence[int],
-    all_layers: bool = False,
-) -> NextTokenScores:
-    """One batched forward pass: log-probabilities of ``candidate_token_ids`` as the next token
-    after each prompt (e.g. a Verifier's "Yes"/"No") and the hidden states. Rows are right-padded
+    backend: Backend, prompts: Sequence[Segment], candidate_token_ids: Sequence[int]
+) -> torch.Tensor:
+    """One batched forward pass: log-probabilities ``(B, K)`` of ``candidate_token_ids`` as the
+    next token after each prompt (e.g. a Verifier's "Yes"/"No"). Rows are right-padded
     (:func:`pad_right`); logits are computed only at the rows' last real positions."""
     padded = pad_right(backend, prompts)
     lengths = [len(p) for p in prompts]
@@ -220,20 +204,12 @@ def score_next_tokens(
         padded.position_ids,
         padded.vision,
         logits_to_keep=torch.tensor(last),
-        pre_norm=True,
-        all_layers=all_layers,
     )
     rows = torch.arange(len(prompts))
     cols = torch.tensor([last.index(n - 1) for n in lengths])
     logprobs = torch.log_softmax(out.logits[rows, cols].float(), dim=-1)  # (B, V)
     candidates = torch.tensor(list(candidate_token_ids), device=logprobs.device)
-    assert out.pre_norm is not None
-    return NextTokenScores(
-        logprobs=logprobs[:, candidates],
-        pre_norm=out.pre_norm,
-        lengths=lengths,
-        hidden_states=out.hidden_states,
-    )
+    return logprobs[:, candidates]
 
 
 def sample_token(

@@ -33,6 +33,7 @@ template has them) with each ``<|vision_start|><|video_pad|><|vision_end|>`` rep
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -52,7 +53,8 @@ from framescope.models.backend import (
     clip_fps,
     patch_times,
 )
-from framescope.models.rope import RopeSpec
+from framescope.models.head_features import PreNormCapture
+from framescope.models.rope import FAMILIES, RopeSpec
 from framescope.types import Clip, Evidence
 from framescope.video.sampling import PixelBudget
 
@@ -98,7 +100,6 @@ class HFBackend:
         self.stop_token_ids: tuple[int, ...] = tuple(dict.fromkeys(int(e) for e in eos))
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = int(pad if pad is not None else self.stop_token_ids[0])
-        self._norm = model.model.language_model.norm  # the final RMSNorm of the text model
         self._text_ids: dict[str, list[int]] = {}
         self.videomind: VideoMind | None = None  # roles + head of a VideoMind checkpoint
 
@@ -224,7 +225,6 @@ class HFBackend:
         cache: Any = None,
         logits_to_keep: int | torch.Tensor = 1,
         pre_norm: bool = False,
-        all_layers: bool = False,
     ) -> ForwardOutput:
         kwargs: dict[str, Any] = {
             "input_ids": input_ids.to(self.device),
@@ -233,7 +233,6 @@ class HFBackend:
             "past_key_values": cache,
             "use_cache": cache is not None,
             "logits_to_keep": logits_to_keep,
-            "output_hidden_states": all_layers,
         }
         if vision:
             kwargs["pixel_values_videos"] = torch.cat([v.pixel_values for v in vision]).to(
@@ -242,21 +241,12 @@ class HFBackend:
             kwargs["video_grid_thw"] = torch.tensor(
                 [v.grid_thw for v in vision], device=self.device
             )
-        captured: list[torch.Tensor] = []
-        handle = (
-            self._norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-            if pre_norm
-            else None
-        )
-        try:
+        capture = PreNormCapture(self.model) if pre_norm else None
+        with capture or contextlib.nullcontext():
             out = self.model(**kwargs)
-        finally:
-            if handle is not None:
-                handle.remove()
         return ForwardOutput(
             logits=out.logits,  # (B, K, V)
-            pre_norm=captured[-1] if captured else None,  # (B, C, H)
-            hidden_states=tuple(out.hidden_states) if all_layers else None,
+            pre_norm=capture.states[-1] if capture is not None else None,  # (B, C, H)
         )
 
 
@@ -306,7 +296,7 @@ def _load_videomind(
 ) -> HFBackend:
     """A VideoMind folder: its base model via :func:`_load_qwen` (tokenizer from the checkpoint,
     which has the role tokens), the role adapters wrapped around that model in place, the head."""
-    from framescope.models.videomind_ckpt import load_videomind, read_checkpoint
+    from framescope.models.videomind_ckpt import attach_videomind, read_checkpoint
 
     ckpt = read_checkpoint(path, base_model, roles)
     backend = _load_qwen(
@@ -317,9 +307,7 @@ def _load_videomind(
         attn_implementation=attn_implementation,
         processor_path=ckpt.processor_path,
     )
-    vm = load_videomind(
-        path, base_model, roles, dtype=backend.dtype, device=backend.device, model=backend.model
-    )
+    vm = attach_videomind(ckpt, backend.processor, backend.model, backend.dtype, backend.device)
     # the roles switch LoRA layers inside backend.model itself, so forward() runs the active role
     backend.videomind = vm
     ids = vm.checkpoint.token_ids
@@ -331,10 +319,7 @@ def _load_videomind(
 
 # model_type in config.json → loader(path, dtype=, device=, attn_implementation=[, options]).
 LOADERS: dict[str, Loader] = {
-    **{
-        family: functools.partial(_load_qwen, family=family)
-        for family in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
-    },
+    **{family: functools.partial(_load_qwen, family=family) for family in FAMILIES},
     "agent_qwen2_vl": _load_videomind,  # VideoMind's released folders
 }
 

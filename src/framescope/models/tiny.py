@@ -45,8 +45,8 @@ from typing import Any
 import torch
 
 from framescope.errors import ModelError
+from framescope.models.rope import FAMILIES
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 PRESETS = ("tiny", "small", "7b")
 
 # Qwen's added tokens in the order of the released tokenizers (ids 151643… there, 256… here).
@@ -446,6 +446,20 @@ def build_model(
         do_sample=False,  # the released configs sample; random weights only make sense greedy
     )
     return model.eval()
+
+
+def perturb_adapters(
+    model: torch.nn.Module, generator: torch.Generator, lora_std: float, copy_std: float
+) -> None:
+    """Make peft role adapters look trained (peft starts LoRA B at 0, so a fresh role equals the
+    base): every LoRA weight redrawn as N(0, ``lora_std``²), every saved module copy
+    (``modules_to_save``) moved by N(0, ``copy_std``²) noise, in parameter order."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.copy_(torch.randn(p.shape, generator=generator) * lora_std)
+            elif "modules_to_save" in name:
+                p.add_(torch.randn(p.shape, generator=generator) * copy_std)
 
 
 def save_tiny_model(

@@ -211,10 +211,23 @@ def load_videomind(
 
     ckpt = read_checkpoint(path, base_model, roles)
     processor = AutoProcessor.from_pretrained(ckpt.processor_path)  # type: ignore[no-untyped-call]
-    _check_tokens(ckpt, processor.tokenizer)
     if model is None:
         model = AutoModelForImageTextToText.from_pretrained(ckpt.base_model_path, dtype=dtype)
         model = model.to(device).eval()
+    return attach_videomind(ckpt, processor, model, dtype, device)
+
+
+def attach_videomind(
+    ckpt: VideoMindCheckpoint,
+    processor: Any,
+    model: Any,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> VideoMind:
+    """The checked ``ckpt`` on an already loaded base ``model`` and ``processor`` (the tokenizer
+    at ``ckpt.processor_path``): the role adapters wrapped around ``model`` in place, the head
+    in ``dtype`` on ``device``."""
+    _check_tokens(ckpt, processor.tokenizer)
     rows = model.get_input_embeddings().num_embeddings
     if max(vars(ckpt.token_ids).values()) >= rows:
         raise ModelError(

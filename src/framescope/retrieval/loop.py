@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,7 +55,13 @@ from framescope.retrieval.grammar import (
 from framescope.types import Answer, Evidence, Step, Trace, Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import VideoInfo, probe
-from framescope.video.sampling import PixelBudget, frame_count, sample, smart_resize
+from framescope.video.sampling import (
+    TEMPORAL_PATCH,
+    PixelBudget,
+    frame_count,
+    sample,
+    smart_resize,
+)
 
 LETTERS = "ABCDEFGHIJ"
 CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's data layout)
@@ -119,6 +125,11 @@ class InferConfig:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def sample_seed(self, sample_id: str) -> int:
+        """The seed of one sample's sampler: ``seed`` and the sample's id, so a sample draws the
+        same tokens whatever batch it is in."""
+        return self.seed * 1_000_003 + zlib.crc32(sample_id.encode())
+
 
 def prompt_text(sample: Sample) -> str:
     """The user text: the prompt (else the question), then the options as ``(A) …`` lines when
@@ -158,7 +169,7 @@ def clip_cost(
         h, w = smart_resize(
             info.height, info.width, budget.factor, budget.min_pixels, budget.frame_max_pixels(n)
         )
-        return (n // 2) * (h // budget.factor) * (w // budget.factor)
+        return (n // TEMPORAL_PATCH) * (h // budget.factor) * (w // budget.factor)
 
     return cost
 
@@ -199,16 +210,8 @@ def splice(
         except FramescopeError as e:
             decision = Rejected(decision.request, f"the window could not be fetched: {e}")
         else:
-            ev = block.evidence
-            evidence = Evidence(
-                ev.window,
-                ev.timestamps,
-                ev.frame_size,
-                ev.fps,
-                ev.visual_tokens,
-                decision.notes + ev.notes,
-            )
-            return Spliced(block.segment, evidence)
+            notes = decision.notes + block.evidence.notes
+            return Spliced(block.segment, replace(block.evidence, notes=notes))
     note = rejection_note(decision.reason)
     return Spliced(Segment(backend.encode_text(note)), reason=decision.reason, note=note)
 
@@ -277,7 +280,7 @@ class RetrievalSession:
             prefill = Segment(backend.encode_text(s.prefill) if s.prefill else [])
             self.episodes.append(_Episode(s, info, trace, len(prompt), len(prompt), t0, used))
             self.prompts.append(prompt + prefill)
-            self.seeds.append(config.seed * 1_000_003 + zlib.crc32(s.id.encode()))
+            self.seeds.append(config.sample_seed(s.id))
 
     # ---------------------------------------------------------------- hook
 

@@ -15,6 +15,7 @@ model is a local checkpoint folder (``model.path``, set per run) or an offline t
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import math
@@ -109,7 +110,9 @@ class DataConfig:
     root: str | None = option(None, "data root; null: $FRAMESCOPE_DATA")
     skip_bad_rows: bool = option(False, "skip malformed rows and report them instead of stopping")
     max_rows: int | None = option(None, "use only the first N records (smoke runs)")
-    max_length: int | None = option(None, "token limit of one training sequence (longer: truncated)")
+    max_length: int | None = option(
+        None, "token limit of one training sequence (longer: truncated)"
+    )
 
     def __post_init__(self) -> None:
         _require(bool(self.files), "data.files must list at least one file")
@@ -165,7 +168,9 @@ class RewardWeights:
     """Reward weights (framescope.train.grpo.rewards; the release: 0.1 / 0.6 / 0.3 / 0)."""
 
     format: float = option(0.1, "think / answer blocks and paired request tags (answer segment)")
-    accuracy: float = option(0.6, "option exact match or difficulty-scaled span IoU (answer segment)")
+    accuracy: float = option(
+        0.6, "option exact match or difficulty-scaled span IoU (answer segment)"
+    )
     fps: float = option(0.3, "closeness of the first request's fps (retrieval segment)")
     span_iou: float = option(0.3, "IoU of the first request's window (retrieval segment)")
 
@@ -415,19 +420,11 @@ def config_from_dict(data: dict[str, Any], overrides: Sequence[str] = ()) -> Tra
     """A :class:`TrainConfig` from plain data plus ``key=value`` overrides."""
     if not isinstance(data, dict):
         raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
-    data = _deep_copy(data)
+    data = copy.deepcopy(data)  # overrides must not change the caller's data
     for override in overrides:
         _apply_override(data, override)
     result: TrainConfig = build_config(TrainConfig, data)
     return result
-
-
-def _deep_copy(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _deep_copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_deep_copy(v) for v in data]
-    return data
 
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:

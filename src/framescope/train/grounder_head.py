@@ -73,10 +73,6 @@ class HeadLossSums:
     l1: Tensor
     contrastive: Tensor
 
-    @property
-    def total(self) -> Tensor:
-        return self.focal + self.l1 + self.contrastive
-
 
 def head_features(
     states: Tensor, input_ids: Tensor, batch: Batch, backend_ids: tuple[int, int, int]
@@ -114,32 +110,18 @@ def head_loss_sums(
 
 
 @torch.no_grad()
-def predict(
-    model: torch.nn.Module,
-    head: TimestampHead,
-    backend: HFBackend,
-    batch: Batch,
-    reg_id: int,
-) -> list[Candidates]:
+def predict(head: TimestampHead, backend: HFBackend, batch: Batch, reg_id: int) -> list[Candidates]:
     """Ranked moments (seconds) for teacher-forced grounder rows (prompt + reply up to
-    ``<|reg|>``): one forward pass, the head on its pre-norm states, then decoding."""
-    from framescope.models.head_features import PreNormCapture
-
-    with PreNormCapture(model) as cap:
-        model(
-            input_ids=batch.input_ids.to(backend.device),
-            attention_mask=batch.attention_mask.to(backend.device),
-            position_ids=batch.position_ids.to(backend.device),
-            pixel_values_videos=torch.cat([v.pixel_values for v in batch.vision]).to(
-                backend.device, backend.dtype
-            ),
-            video_grid_thw=torch.tensor([v.grid_thw for v in batch.vision], device=backend.device),
-            logits_to_keep=1,
-        )
+    ``<|reg|>``): one forward pass of the backend (its active adapter), the head on its pre-norm
+    states, then decoding."""
+    out = backend.forward(
+        batch.input_ids, batch.attention_mask, batch.position_ids, batch.vision, pre_norm=True
+    )
+    assert out.pre_norm is not None
     ids = batch.input_ids.to(backend.device)
     video, mask, query = head_features(
-        cap.states[-1], ids, batch, (backend.video_token_id, backend.merge, reg_id)
+        out.pre_norm, ids, batch, (backend.video_token_id, backend.merge, reg_id)
     )
-    out = head(video, query, mask)
+    result = head(video, query, mask)
     durations = [float(d) for d in batch.durations if d is not None]
-    return decode(out, durations)
+    return decode(result, durations)

@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from framescope.data.collate import Batch
 from framescope.errors import ConfigError
 from framescope.fileio import write_json
 from framescope.models.adapters import EMBEDDING_MODULES, SAVES_EMBEDDINGS, LoraSpec, Roles
+from framescope.models.engine import Padded
 from framescope.models.hf import HFBackend, load_backend
 from framescope.train.config import TrainConfig
 from framescope.train.runtime import Run
@@ -183,6 +185,19 @@ def trainable_parameters(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
     return [(n, p) for n, p in module.named_parameters() if p.requires_grad]
 
 
-def frozen_snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Copies of every parameter (tests compare before/after a step)."""
-    return {n: p.detach().clone() for n, p in module.named_parameters()}
+def forward_inputs(
+    seqs: Batch | Padded, device: torch.device, dtype: torch.dtype
+) -> dict[str, Any]:
+    """The model's keyword arguments for padded sequences: ids, attention mask, 3-D positions and,
+    when there are clips, their pixels (in ``dtype``) and grids."""
+    inputs: dict[str, Any] = {
+        "input_ids": seqs.input_ids.to(device),
+        "attention_mask": seqs.attention_mask.to(device),
+        "position_ids": seqs.position_ids.to(device),
+    }
+    if seqs.vision:
+        inputs["pixel_values_videos"] = torch.cat([v.pixel_values for v in seqs.vision]).to(
+            device, dtype
+        )
+        inputs["video_grid_thw"] = torch.tensor([v.grid_thw for v in seqs.vision], device=device)
+    return inputs

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from framescope.data import read_dm_cot, read_dm_rl, read_grounder, read_planner, read_verifier
-from framescope.data.rows import data_root, iter_json_rows, resolve_path
-from framescope.data.videomind import VERIFIER_TOP_K
+from framescope.data.rows import data_root, resolve_path
 from framescope.errors import ConfigError
 from framescope.train.config import TrainConfig
 
@@ -46,14 +45,8 @@ def load_records(cfg: TrainConfig) -> Records:
     for name in cfg.data.files:
         path = resolve_path(name, root)
         loaded = reader(path, data_root=root, skip_bad_rows=cfg.data.skip_bad_rows)
-        bad = {b.line for b in loaded.skipped}
-        kept = [r for r in iter_json_rows(path) if r.line not in bad]
-        if cfg.data.format == "verifier":  # one row gives its top-k candidates
-            lines = [r.line for r in kept for _ in range(min(len(r.value["pred"]), VERIFIER_TOP_K))]
-        else:
-            lines = [r.line for r in kept]
         out.items += loaded.records
-        out.where += [(str(path), line) for line in lines]
+        out.where += [(str(path), line) for line in loaded.lines]
         if loaded.skipped:
             out.skipped.append(loaded.report())
     limit = cfg.data.max_rows

@@ -46,7 +46,13 @@ from framescope.train.checkpoint import (
     strip_prefix,
 )
 from framescope.train.config import GrounderHeadConfig, TrainConfig
-from framescope.train.model import Trainable, load_trainable, role_budget, trainable_parameters
+from framescope.train.model import (
+    Trainable,
+    forward_inputs,
+    load_trainable,
+    role_budget,
+    trainable_parameters,
+)
 from framescope.train.records import Records, load_records
 from framescope.train.runtime import (
     Metrics,
@@ -96,22 +102,10 @@ class SFTModule(nn.Module):
         dtype = next(p for p in self.model.parameters() if p.is_floating_point()).dtype
         labels = batch.labels.to(device)
         keep = (labels[:, 1:] != IGNORE).any(0).nonzero()[:, 0]  # positions whose next token learns
-        kwargs: dict[str, Any] = {
-            "input_ids": batch.input_ids.to(device),
-            "attention_mask": batch.attention_mask.to(device),
-            "position_ids": batch.position_ids.to(device),
-            "logits_to_keep": keep,
-        }
-        if batch.vision:
-            kwargs["pixel_values_videos"] = torch.cat([v.pixel_values for v in batch.vision]).to(
-                device, dtype
-            )
-            kwargs["video_grid_thw"] = torch.tensor(
-                [v.grid_thw for v in batch.vision], device=device
-            )
+        kwargs = forward_inputs(batch, device, dtype)
         capture = PreNormCapture(self.model)  # the head reads the pre-norm states
         with capture if self.head is not None else contextlib.nullcontext():
-            out = self.model(**kwargs)
+            out = self.model(**kwargs, logits_to_keep=keep)
         logits = out.logits.float()  # (B, P, V)
         targets = labels[:, keep + 1]  # (B, P)
         sums = {

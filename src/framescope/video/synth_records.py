@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from framescope.video.synth_scene import SLOW_FRACTION, Event, Scene
+from framescope.video.synth_scene import Event, Scene
 from framescope.video.synth_tasks import (
     LETTERS,
     Task,
     WorldVideo,
+    asked,
     dynframe_answer,
     dynframe_prompt,
     span_text,
@@ -32,10 +33,6 @@ def _events(scene: Scene, task: Task) -> list[Event]:
     return [by_id[i] for i in task.events]
 
 
-def _is_slow(scene: Scene, ev: Event) -> bool:
-    return ev.kind == "move" and ev.end_frame - ev.start_frame >= SLOW_FRACTION * scene.num_frames
-
-
 def _density_reason(scene: Scene, events: list[Event]) -> str:
     """Why the task's density suits its evidence (the rule of ``needed_fps``)."""
     if len(events) > 1:
@@ -43,7 +40,7 @@ def _density_reason(scene: Scene, events: list[Event]) -> str:
     ev = events[0]
     if ev.kind == "blink":
         return "dense enough to see every hidden and shown phase of the blinks"
-    if _is_slow(scene, ev):
+    if scene.is_slow(ev):
         return "sparse is enough: a slow move needs coverage, not density"
     if ev.kind == "move":
         return "enough to follow a move of a few seconds"
@@ -65,8 +62,8 @@ def dm_cot_text(scene: Scene, task: Task) -> str:
     if task.kind == "moment_retrieval":
         goal = f'I need the moment when "{task.question}".'
     else:
-        q = task.question if task.question.endswith("?") else task.question + "?"
-        goal = f'The question is "{q}" The evidence is when {"; ".join(e.description for e in events)}.'
+        evidence = "; ".join(e.description for e in events)
+        goal = f'The question is "{asked(task.question)}" The evidence is when {evidence}.'
     look = (
         f"I will look at {span.start:.2f} - {span.end:.2f} s at {fps} fps, "
         f"{_density_reason(scene, events)}."
@@ -136,7 +133,7 @@ def planner_route(scene: Scene, task: Task) -> int:
     if task.kind == "grounded_qa":
         return 1
     events = _events(scene, task)
-    return 4 if len(events) > 1 or _is_slow(scene, events[0]) else 2
+    return 4 if len(events) > 1 or scene.is_slow(events[0]) else 2
 
 
 def planner_rows(videos: list[WorldVideo]) -> list[dict[str, Any]]:
@@ -148,7 +145,7 @@ def planner_rows(videos: list[WorldVideo]) -> list[dict[str, Any]]:
             if t.kind == "moment_retrieval":
                 question = f"When does this happen: {t.question}?"
             else:
-                question = t.question if t.question.endswith("?") else t.question + "?"
+                question = asked(t.question)
             query = None
             if route in (1, 3):
                 query = "; ".join(e.description for e in _events(v.scene, t))

@@ -160,6 +160,12 @@ class Scene:
     def events_of(self, object_id: str) -> list[Event]:
         return [e for e in self.events if e.object_id == object_id]
 
+    def is_slow(self, event: Event) -> bool:
+        """A move over at least ``SLOW_FRACTION`` of the video (described as moving "slowly")."""
+        return event.kind == "move" and (
+            event.end_frame - event.start_frame >= SLOW_FRACTION * self.num_frames
+        )
+
     def stop_x(self, stop: float) -> float:
         """Centre column of a (possibly fractional) stop index."""
         return (2 * stop + 1) * self.width / 8

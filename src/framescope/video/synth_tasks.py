@@ -32,7 +32,6 @@ from framescope.types import Window
 from framescope.video.synth_scene import (
     PALETTE,
     SHAPES,
-    SLOW_FRACTION,
     STOPS,
     Event,
     ObjectState,
@@ -104,6 +103,11 @@ class WorldVideo:
 def span_text(w: Window) -> str:
     """DynFrame's answer format: ``"s.ss - e.ss"``."""
     return f"{w.start:.2f} - {w.end:.2f}"
+
+
+def asked(question: str) -> str:
+    """``question`` ending with a question mark (grounded-QA questions are stored without one)."""
+    return question if question.endswith("?") else question + "?"
 
 
 def needed_fps(event: Event) -> int:
@@ -264,9 +268,7 @@ def _multiple_choice(scene: Scene, rng: np.random.Generator, videomme_id: str) -
             options, i = _options_with(options, i, ev.from_colour.capitalize(), rng)
             q = f"What colour does the {shape} turn into?"
             drafts.append(("Attribute Perception", q, options, i, [ev], needed_fps(ev)))
-        elif (
-            ev.kind == "move" and ev.end_frame - ev.start_frame >= SLOW_FRACTION * scene.num_frames
-        ):
+        elif scene.is_slow(ev):
             assert ev.to_stop is not None
             options = tuple(f"On the {s}." for s in STOPS)
             q = f"Where does {_name(scene, ev)} end up after its slow move?"
@@ -424,7 +426,7 @@ def dynframe_prompt(t: Task) -> str:
     question with lettered options."""
     if t.kind == "moment_retrieval":
         return GROUNDING_PROMPT.format(query=t.question)
-    question = t.question if t.question.endswith("?") else t.question + "?"
+    question = asked(t.question)
     lines = [f"({LETTERS[i]}) {o}" for i, o in enumerate(t.options)]
     prompt = "<video>\n" + question + "\nOptions:\n" + "\n".join(lines)
     return prompt + "\nPlease answer with the option's letter."

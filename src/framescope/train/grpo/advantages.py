@@ -98,8 +98,9 @@ def rollout_advantages(
 def first_boundary(ends: torch.Tensor) -> torch.Tensor:
     """Index of the first True per row, -1 where there is none; ``ends`` (N, L) bool -> (N,).
 
-    ``ends`` marks the sampled tokens that complete a ``</fps>`` (the trainer finds them); the
-    first one is SD-GRPO's retrieval boundary.
+    ``ends`` marks the sampled tokens that complete a ``</fps>``; the first one is SD-GRPO's
+    retrieval boundary. (The trainer takes each rollout's boundary from
+    :func:`framescope.train.grpo.rollout.boundary` while generating; this is the batched form.)
     """
     if ends.dim() != 2:
         raise ValueError(f"ends must be (N, L), got {tuple(ends.shape)}")

@@ -140,8 +140,11 @@ def accuracy_reward(
             out.append(1.0 if found.group(1).strip().upper() == rec.answer.strip().upper() else 0.0)
         else:
             window = parse_spans(found.group(1)).window
-            iou = temporal_iou(window, rec.gt_span) if window is not None else 0.0
-            out.append(grounding_scale(iou, rec.gt_span.duration) if window is not None else 0.0)
+            if window is None:
+                out.append(0.0)
+            else:
+                iou = temporal_iou(window, rec.gt_span)
+                out.append(grounding_scale(iou, rec.gt_span.duration))
     return out
 
 

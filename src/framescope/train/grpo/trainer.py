@@ -46,9 +46,21 @@ from framescope.train.grpo import advantages as adv
 from framescope.train.grpo import rewards as rw
 from framescope.train.grpo.loss import policy_loss
 from framescope.train.grpo.rollout import Rollout, generate, infer_config
-from framescope.train.model import Trainable, load_trainable, trainable_parameters
+from framescope.train.model import (
+    Trainable,
+    forward_inputs,
+    load_trainable,
+    trainable_parameters,
+)
 from framescope.train.records import Records, load_records
-from framescope.train.runtime import Run, StepPlan, grad_norm, make_optimizer, seed_everything
+from framescope.train.runtime import (
+    Run,
+    StepPlan,
+    grad_norm,
+    make_optimizer,
+    seed_everything,
+    total_steps,
+)
 from framescope.train.sft import TrainResult, drive, export_for, report_skipped
 from framescope.video.cache import FrameCache
 
@@ -73,17 +85,7 @@ class PolicyModule(nn.Module):
 def model_inputs(backend: Any, rollouts: list[Rollout], device: torch.device) -> dict[str, Any]:
     """The rollouts' full sequences left-padded, with 3-D positions and their vision inputs."""
     padded = pad_left(backend, [Segment(r.tokens, r.vision) for r in rollouts])
-    inputs: dict[str, Any] = {
-        "input_ids": padded.input_ids.to(device),
-        "attention_mask": padded.attention_mask.to(device),
-        "position_ids": padded.position_ids.to(device),
-    }
-    if padded.vision:
-        inputs["pixel_values_videos"] = torch.cat([v.pixel_values for v in padded.vision]).to(
-            device, backend.dtype
-        )
-        inputs["video_grid_thw"] = torch.tensor([v.grid_thw for v in padded.vision], device=device)
-    return inputs
+    return forward_inputs(padded, device, backend.dtype)
 
 
 def right_aligned(rows: list[list[float]], width: int, dtype: torch.dtype) -> Tensor:
@@ -279,7 +281,7 @@ def train_grpo(
             f"not split over {run.world} processes"
         )
     plan = StepPlan(len(records.items), prompts_per_step, per_rank, run.world, cfg.seed)
-    steps = o.max_steps or max(1, math.ceil(o.epochs * len(records.items) / prompts_per_step))
+    steps = total_steps(cfg, len(records.items), prompts_per_step)
     report_skipped(run, records)
     trainable = load_trainable(cfg, run)
     reference = None
