@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from framescope.agent.agent import AgentConfig, VideoMindAgent
+from framescope.agent.agent import VideoMindAgent
 from framescope.errors import ConfigError
 from framescope.models.backend import Backend
-from framescope.retrieval.loop import InferConfig, Sample, run_loop
-from framescope.types import Trace
+from framescope.retrieval.loop import run_loop
+from framescope.settings import AgentConfig, InferConfig
+from framescope.types import Sample, Trace
 
 __all__ = [
     "METHODS",
@@ -32,6 +33,7 @@ __all__ = [
     "Sample",
     "VideoMindAgent",
     "get_method",
+    "make_method",
 ]
 
 
@@ -71,3 +73,10 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ConfigError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def make_method(name: str, agent: AgentConfig | None = None) -> Method:
+    """The method called ``name``; ``videomind`` with the ``agent`` settings when given."""
+    if name == VideoMindAgent.name and agent is not None:
+        return VideoMindAgent(agent)
+    return get_method(name)

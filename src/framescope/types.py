@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+LETTERS = "ABCDEFGHIJ"  # option letters, in order
+
 
 @dataclass(frozen=True)
 class Window:
@@ -66,6 +68,24 @@ class Clip:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question about one video. ``options`` make it multiple choice (letters A, B, …);
+    ``prefill`` forces the start of the assistant turn (runtime text the model continues);
+    ``subtitles`` an optional ``.srt`` file of the video (VideoMind's Answerer reads it);
+    ``prompt`` the user text when it is more than the question — a benchmark's task prompt with
+    the question inside (``framescope eval``); the loop shows it instead of ``question``, while
+    ``question`` stays the bare question or query (VideoMind builds its role prompts from it)."""
+
+    id: str
+    video: str
+    question: str
+    options: tuple[str, ...] = ()
+    prefill: str = ""
+    subtitles: str | None = None
+    prompt: str = ""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from safetensors.torch import load_file, save_file
 
-from framescope.agent.agent import AgentConfig
+from framescope.settings import AgentConfig
 from framescope.types import Window
 from framescope.video.synth import demo_video
 from models.released_videomind import ReleasedFixture, build_released_checkpoint

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from framescope.agent.agent import AgentConfig, VideoMindAgent
-from framescope.agent.grounder import GROUNDER_REPLY
+from framescope.agent.agent import VideoMindAgent
 from framescope.errors import ConfigError, ModelError
 from framescope.methods import METHODS, InferConfig, Sample, get_method
 from framescope.models.hf import load_backend
+from framescope.settings import AgentConfig
 from framescope.types import Trace
 
 from .conftest import FAST
@@ -47,7 +47,7 @@ def test_subsets_of_roles_run_the_route_that_fits(
 ) -> None:
     backend = load_backend(ckpts.released.ckpt, roles=roles)
     assert set(backend.videomind.roles.names) == set(roles)
-    agent = replace(FAST, planner=planner, grounder_prefill=GROUNDER_REPLY)
+    agent = replace(FAST, planner=planner, force_reg=True)
     if route:
         agent = replace(agent, route=route)
     (trace,) = VideoMindAgent(agent).run(backend, [Sample("a", str(video[0]), "q")], CONFIG)
@@ -81,7 +81,7 @@ def test_each_role_is_one_batched_call_and_the_trace_says_everything(
         Sample("b", str(tmp_path / "missing.mp4"), "q"),
         Sample("c", path, "When does it blink?"),
     ]
-    agent = VideoMindAgent(replace(FAST, grounder_prefill=GROUNDER_REPLY))
+    agent = VideoMindAgent(replace(FAST, force_reg=True))
     a, b, c = agent.run(backend, samples, replace(CONFIG, batch_size=3))
     assert b.error is not None and "missing.mp4" in b.error and b.steps == []
     for t in (a, c):

@@ -72,7 +72,7 @@ def test_bad_videomind_input_is_one_line(
         argv += ["--model", str(ckpts.released.base), "--base-model", str(ckpts.released.base)]
         expected = "apply to VideoMind checkpoints"
     else:
-        argv += ["--model", str(ckpts.released.ckpt), "--method", "videomind", "--plan"]
+        argv += ["--model", str(ckpts.released.ckpt), "--method", "videomind", "--planner"]
         argv += ["--roles", "grounder", "verifier"]
         expected = "planning needs the planner role"
     code, out, err = run(argv, capsys)

@@ -58,9 +58,7 @@ def direct_moments(backend: Any, video: str, query: str) -> tuple[list[Window], 
 
 def test_forced_reg_runs_the_head(backend: Any, video: tuple) -> None:
     path = str(video[0])
-    agent = VideoMindAgent(
-        replace(FAST, grounder_prefill=GROUNDER_REPLY, route=("grounder", "verifier"))
-    )
+    agent = VideoMindAgent(replace(FAST, force_reg=True, route=("grounder", "verifier")))
     samples = [Sample("a", path, "When does the square move?"), Sample("b", path, "A blink.")]
     traces = agent.run(backend, samples, InferConfig(max_new_tokens=2))
     duration = probe(path).duration

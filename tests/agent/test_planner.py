@@ -9,18 +9,11 @@ from typing import Any
 
 import pytest
 
-from framescope.agent.agent import AgentConfig, VideoMindAgent
-from framescope.agent.planner import (
-    FULL_ROUTE,
-    InvalidPlan,
-    Plan,
-    check_route,
-    fit_route,
-    parse_plan,
-    planner_prompt,
-)
+from framescope.agent.agent import VideoMindAgent
+from framescope.agent.planner import InvalidPlan, Plan, fit_route, parse_plan, planner_prompt
 from framescope.errors import ConfigError
 from framescope.methods import InferConfig, Sample
+from framescope.settings import FULL_ROUTE, AgentConfig, check_route
 
 from .conftest import FAST
 

@@ -13,7 +13,6 @@ import torch
 
 from framescope.agent.agent import VideoMindAgent
 from framescope.agent.common import role_budget, role_prompt
-from framescope.agent.grounder import GROUNDER_REPLY
 from framescope.agent.verifier import (
     Zoom,
     combine,
@@ -141,7 +140,7 @@ def test_batched_scores_equal_one_at_a_time(backend: Any, video: tuple) -> None:
 def test_agent_scores_top5_in_one_batch_and_reranks(backend: Any, video: tuple) -> None:
     """The agent's verifier steps hold exactly the scores of its 5 marked prompts."""
     path = str(video[0])
-    agent = VideoMindAgent(replace(FAST, grounder_prefill=GROUNDER_REPLY))
+    agent = VideoMindAgent(replace(FAST, force_reg=True))
     (trace,) = agent.run(
         backend, [Sample("a", path, "the square moves")], InferConfig(max_new_tokens=2)
     )

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from framescope.config import add_arguments, given_arguments
 from framescope.errors import ConfigError, EvalError, ModelError
 from framescope.eval import records as rec
 from framescope.eval.benchmarks import get_benchmark
-from framescope.eval.runner import EvalConfig, load_eval_config, load_items, run_eval, shard
+from framescope.eval.config import EvalConfig, eval_config, load_eval_config
+from framescope.eval.runner import load_items, run_eval, shard
 from framescope.methods import METHODS, Direct, InferConfig, Sample
 from framescope.types import Trace
 
@@ -83,7 +85,7 @@ def test_synth_world_end_to_end(method, eval_world, eval_model, backend, tmp_pat
     assert page.count("data:image/png;base64,") == 3 and "charades_sta/R1@0.5" in page
     assert len(list((out / "plots").glob("*.png"))) == 3
     saved = load_eval_config(out / "config.yaml")
-    assert saved.method == method and saved.max_new_tokens == 6 and saved.limit == limit
+    assert saved.method == method and saved.infer.max_new_tokens == 6 and saved.limit == limit
     assert Path(saved.data_root).is_absolute()
 
 
@@ -207,7 +209,9 @@ def test_resume_from_another_world_size(charades, eval_world, eval_model, backen
 
 
 def test_a_folder_with_other_settings_is_refused(charades, eval_world, eval_model, backend):
-    with pytest.raises(EvalError, match="max_new_tokens=6, this run has max_new_tokens=7"):
+    with pytest.raises(
+        EvalError, match=r"infer\.max_new_tokens=6, this run has infer\.max_new_tokens=7"
+    ):
         run_eval("charades_sta", eval_world / "charades_sta", eval_model, "direct",
                  InferConfig(max_new_tokens=7, overview_max_frames=8), charades,
                  video_dir=eval_world / "videos", backend=backend)  # fmt: skip
@@ -246,14 +250,34 @@ def test_a_corrupt_record_line_names_file_and_line(tmp_path) -> None:
 
 def test_config_file_types_and_keys_are_checked(tmp_path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("benchmark: synth\ndata_root: w\nmodel: m\nbatch_size: two\n")
-    with pytest.raises(ConfigError, match=r"c\.yaml: batch_size must be int"):
+    path.write_text("benchmark: synth\ndata_root: w\ninfer:\n  batch_size: two\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: infer\.batch_size must be int"):
         load_eval_config(path)
-    path.write_text("benchmark: synth\ndata_root: w\nmodel: m\nbatchsize: 2\n")
-    with pytest.raises(ConfigError, match="did you mean batch_size"):
+    path.write_text("benchmark: synth\ndata_root: w\ninfer:\n  batchsize: 2\n")
+    with pytest.raises(ConfigError, match=r"did you mean infer\.batch_size"):
         load_eval_config(path)
-    path.write_text("benchmark: synth\ndata_root: w\nmodel: m\n")
-    assert load_eval_config(path, model="m2", limit=None).model == "m2"  # given values win
-    cfg = EvalConfig(benchmark="synth", data_root="w", model="m", top_k=5, max_rounds=1)
-    infer = cfg.infer_config()
-    assert infer.sampling.top_k == 5 and infer.budgets.max_rounds == 1 and infer.batch_size == 4
+    path.write_text("benchmark: synth\ndata_root: w\nbackend:\n  model: m\n")
+    given = {"backend": {"model": "m2"}}
+    assert load_eval_config(path, given).backend.model == "m2"  # given values win
+    cfg = eval_config({"benchmark": "synth", "data_root": "w", "infer": {"sampling": {"top_k": 5}}})
+    assert cfg.infer.sampling.top_k == 5 and cfg.infer.budgets == InferConfig().budgets
+
+
+def test_flags_are_generated_from_the_nested_settings(tmp_path) -> None:
+    """One declaration per setting: every leaf of EvalConfig is a flag with its help, the flags
+    given land in their section, and the saved config reads back equal."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    keys = add_arguments(parser, EvalConfig)
+    assert {"infer.budgets.max_frames", "agent.verifier_top_k", "backend.model"} <= set(keys)
+    args = parser.parse_args(
+        ["--data-root", "w", "--max-frames", "16", "--route", "grounder,verifier", "--top-k", "5"]
+    )
+    data = {"benchmark": "synth", **given_arguments(args, keys)}
+    cfg = eval_config(data)
+    assert cfg.infer.budgets.max_frames == 16 and cfg.infer.sampling.top_k == 5
+    assert cfg.agent.route == ("grounder", "verifier")
+    assert "frames per retrieval" in parser.format_help()
+    cfg.save(tmp_path)
+    assert load_eval_config(tmp_path / "config.yaml") == cfg

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from framescope.errors import ModelError
+from framescope.errors import ConfigError, ModelError
 from framescope.models.backend import Segment
 from framescope.models.engine import (
     Engine,
@@ -134,9 +134,9 @@ def test_sample_token_filters() -> None:
     assert only_top == {1}
     nucleus = {sample_token(logits, Sampling(1.0, top_p=0.6), gen)[0] for _ in range(50)}
     assert nucleus <= {1, 2} and 1 in nucleus
-    with pytest.raises(ModelError, match="bad sampling settings"):
+    with pytest.raises(ConfigError, match="bad sampling settings"):
         Sampling(temperature=-1)
-    with pytest.raises(ModelError, match="bad sampling settings"):
+    with pytest.raises(ConfigError, match="bad sampling settings"):
         Sampling(top_p=0)
 
 
@@ -193,5 +193,5 @@ def test_sample_token_repetition_penalty_and_banned_tokens() -> None:
     gen = torch.Generator().manual_seed(0)
     drawn = {sample_token(logits, Sampling(1.0), gen, banned=[0, 1])[0] for _ in range(50)}
     assert drawn <= {2, 3}
-    with pytest.raises(ModelError):
+    with pytest.raises(ConfigError):
         Sampling(repetition_penalty=0.0)

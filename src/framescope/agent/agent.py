@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from framescope.agent.answerer import MIN_LEN, answer_prompt, answer_window
+from framescope.agent.answerer import answer_prompt, answer_window
 from framescope.agent.common import (
     ADAPTER,
     clean_query,
@@ -44,22 +44,15 @@ from framescope.agent.common import (
     role_budget,
     role_prompt,
 )
-from framescope.agent.grounder import RegCapture, fallback_candidates, grounder_prompt
-from framescope.agent.planner import (
-    ANSWERER,
-    FULL_ROUTE,
-    GROUNDER,
-    VERIFIER,
-    InvalidPlan,
-    check_route,
-    fit_route,
-    parse_plan,
-    planner_prompt,
+from framescope.agent.grounder import (
+    GROUNDER_REPLY,
+    RegCapture,
+    fallback_candidates,
+    grounder_prompt,
 )
+from framescope.agent.planner import InvalidPlan, fit_route, parse_plan, planner_prompt
 from framescope.agent.subtitles import clip_lines, read_srt
 from framescope.agent.verifier import (
-    SCORES,
-    TOP_K,
     mark_candidate,
     rerank,
     score_candidates,
@@ -71,83 +64,13 @@ from framescope.models.backend import ClipBlock, Segment
 from framescope.models.engine import Engine, Hook, Row
 from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
-from framescope.retrieval.loop import InferConfig, Sample, read_answer
-from framescope.types import Answer, Step, Trace, Window
+from framescope.retrieval.loop import read_answer
+from framescope.settings import ANSWERER, GROUNDER, VERIFIER, AgentConfig, InferConfig
+from framescope.types import Answer, Sample, Step, Trace, Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import VideoInfo, probe
 from framescope.video.sampling import PixelBudget
 from framescope.video.sampling import sample as sample_clip
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """VideoMind's settings (defaults: the release's), saved in every trace through ``budgets``."""
-
-    planner: bool = False  # plan first (needs the planner role); the released eval never does
-    route: tuple[str, ...] = FULL_ROUTE  # without a planner, and after an invalid plan
-    verifier_score: str = "logit"  # sigmoid(logit_yes - logit_no); "prob": the release's quirk
-    grounder_prefill: str = ""  # forced start of the grounder's reply, e.g. GROUNDER_REPLY
-    answer_min_len: float = MIN_LEN  # seconds the answer clip is widened to
-    answer_min_ratio: float | None = None  # … or this fraction of the video (some benchmarks)
-    planner_fps: float = 1.0
-    planner_max_frames: int = 100
-    grounder_fps: float = 1.0
-    grounder_max_frames: int = 150
-    verifier_fps: float = 2.0
-    verifier_max_frames: int = 64
-    role_tokens: tuple[int, int] = (36, 64)  # merged tokens per frame: planner/grounder/verifier
-    answer_fps: float = 2.0
-    answer_max_frames: int = 32
-    answer_tokens: tuple[int, int] = (128, 256)  # merged tokens per frame: answerer
-
-    def __post_init__(self) -> None:
-        check_route(self.route)
-        if self.verifier_score not in SCORES:
-            raise ConfigError(
-                f"verifier_score must be one of {SCORES}, got {self.verifier_score!r}"
-            )
-        rates = (self.planner_fps, self.grounder_fps, self.verifier_fps, self.answer_fps)
-        frames = (
-            self.planner_max_frames,
-            self.grounder_max_frames,
-            self.verifier_max_frames,
-            self.answer_max_frames,
-        )
-        tokens = (*self.role_tokens, *self.answer_tokens)
-        ratio = self.answer_min_ratio
-        if (
-            min(rates) <= 0
-            or min(frames) < 2
-            or min(tokens) < 1
-            or self.role_tokens[0] > self.role_tokens[1]
-            or self.answer_tokens[0] > self.answer_tokens[1]
-            or self.answer_min_len < 0
-            or (ratio is not None and not 0 < ratio <= 1)
-        ):
-            raise ConfigError(
-                "agent settings: fps > 0, max frames >= 2, token bounds 1 <= min <= max, "
-                "answer_min_len >= 0, answer_min_ratio in (0, 1]"
-            )
-
-    def budgets(self) -> dict[str, float]:
-        """The numeric settings, for ``Trace.budgets``."""
-        return {
-            "planner": float(self.planner),
-            "planner_fps": self.planner_fps,
-            "planner_max_frames": self.planner_max_frames,
-            "grounder_fps": self.grounder_fps,
-            "grounder_max_frames": self.grounder_max_frames,
-            "verifier_top_k": TOP_K,
-            "verifier_fps": self.verifier_fps,
-            "verifier_max_frames": self.verifier_max_frames,
-            "role_min_tokens": self.role_tokens[0],
-            "role_max_tokens": self.role_tokens[1],
-            "answer_min_len": self.answer_min_len,
-            "answer_fps": self.answer_fps,
-            "answer_max_frames": self.answer_max_frames,
-            "answer_min_tokens": self.answer_tokens[0],
-            "answer_max_tokens": self.answer_tokens[1],
-        }
 
 
 @dataclass
@@ -340,7 +263,7 @@ class _Run:
                 a.grounder_max_frames,
                 self.role_budget,
             )
-            call.forced = a.grounder_prefill
+            call.forced = GROUNDER_REPLY if a.force_reg else ""
             return call
 
         calls = self.build([ep for ep in eps if GROUNDER in ep.route], make)
@@ -380,7 +303,7 @@ class _Run:
         def make(ep: _Episode) -> list[_Call]:
             assert ep.moments is not None
             calls = []
-            for cand in ep.moments.windows[:TOP_K]:
+            for cand in ep.moments.windows[: a.verifier_top_k]:
                 z = zoom(cand, ep.info.duration)
                 call = self.clip_call(
                     ep,

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from framescope.agent.common import pad_span
-from framescope.retrieval.loop import LETTERS
-from framescope.types import Window
+from framescope.types import LETTERS, Window
 
 MCQ_PREFILL = "Best Option: ("
 MIN_LEN = 32.0  # seconds; the release's default

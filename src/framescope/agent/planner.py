@@ -26,12 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from framescope.agent.common import clean_query
-from framescope.errors import ConfigError
 from framescope.models.videomind_ckpt import plan_for_roles
+from framescope.settings import ANSWERER, FULL_ROUTE, GROUNDER, ROUTES
 
-GROUNDER, VERIFIER, ANSWERER = "grounder", "verifier", "answerer"
-FULL_ROUTE = (GROUNDER, VERIFIER, ANSWERER)
-ROUTES = (FULL_ROUTE, (GROUNDER, VERIFIER), (ANSWERER,))
 _ALIASES = {"answer": ANSWERER}
 
 # The released text, word for word: the planner adapter was trained on it.
@@ -116,15 +113,6 @@ def _json_list(text: str) -> list[Any] | InvalidPlan:
             return data
         return InvalidPlan(f"the JSON is a {type(data).__name__}, not a list of calls")
     return InvalidPlan("no JSON list of calls in the text")
-
-
-def check_route(route: Iterable[str]) -> tuple[str, ...]:
-    """``route`` as a tuple if it is one of the valid routes; :class:`ConfigError` otherwise."""
-    route = tuple(route)
-    if route not in ROUTES:
-        valid = "; ".join(" → ".join(r) for r in ROUTES)
-        raise ConfigError(f"route {' → '.join(route) or '(empty)'} is not valid; valid: {valid}")
-    return route
 
 
 def fit_route(route: tuple[str, ...], roles: Iterable[str]) -> tuple[str, ...]:

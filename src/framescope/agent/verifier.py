@@ -41,12 +41,11 @@ from framescope.models.backend import ClipBlock, Segment
 from framescope.models.engine import score_next_tokens
 from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
+from framescope.settings import VERIFIER_SCORES
 from framescope.types import Window
 
-TOP_K = 5  # candidates verified
 MIN_LEN = 2.0  # seconds a candidate is padded to before widening
 WIDEN = 0.5  # of the padded candidate's length, added on each side
-SCORES = ("logit", "prob")
 
 # The released text, word for word (typo included): the verifier adapter was trained on it.
 VERIFIER_PROMPT = (
@@ -126,8 +125,8 @@ def mark_candidate(
 def combine(logprobs: torch.Tensor, score: str = "logit") -> list[float]:
     """Scores from ``(K, 2)`` log-probabilities of [Yes, No]: ``sigmoid(logit_yes − logit_no)``
     (``"logit"``), or the release's ``sigmoid(p_yes − p_no)`` (``"prob"``)."""
-    if score not in SCORES:
-        raise ConfigError(f"verifier score must be one of {SCORES}, got {score!r}")
+    if score not in VERIFIER_SCORES:
+        raise ConfigError(f"verifier score must be one of {VERIFIER_SCORES}, got {score!r}")
     lp = logprobs.double()
     diff = lp[:, 0] - lp[:, 1] if score == "logit" else lp[:, 0].exp() - lp[:, 1].exp()
     return [float(x) for x in torch.sigmoid(diff)]

@@ -39,7 +39,6 @@ from typing import Any
 
 from framescope.data import rows
 from framescope.data.rows import BadRow, Loaded, RowError
-from framescope.eval.answers import answer_region
 from framescope.retrieval.grammar import (
     FPS_CLOSE,
     FPS_OPEN,
@@ -48,6 +47,7 @@ from framescope.retrieval.grammar import (
     InvalidRequest,
     parse_request,
 )
+from framescope.text import answer_region
 from framescope.types import RetrievalRequest, Window
 
 VIDEO_TAG = "<video>"

@@ -35,10 +35,10 @@ from typing import Any
 from framescope.data import rows
 from framescope.data.rows import BadRow, Loaded, RowError
 from framescope.eval.metrics import max_iou
+from framescope.settings import VERIFIER_TOP_K
 from framescope.types import Window
 
 VERIFIER_IOU = 0.5  # label Yes iff IoU >= this (the release)
-VERIFIER_TOP_K = 5  # candidates per query the verifier is trained on (the release)
 ROUTES = (1, 2, 3, 4)
 
 

@@ -45,138 +45,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
+from framescope import config as cfgs
 from framescope.errors import ConfigError, EvalError, MissingFileError, ModelError
 from framescope.eval import records as rec
 from framescope.eval.benchmarks import Benchmark, Result, get_benchmark
 from framescope.eval.benchmarks.base import require_compat
 from framescope.eval.benchmarks.layout import EvalItem
-from framescope.eval.score import COMPAT
-from framescope.fileio import atomic_write_text, write_json
-from framescope.methods import InferConfig, Method, get_method
+from framescope.eval.config import CONFIG_FILE, EvalConfig
+from framescope.fileio import write_json
+from framescope.methods import Method, make_method
 from framescope.models.backend import Backend
-from framescope.models.engine import CONTINUATIONS, Sampling
-from framescope.retrieval.grammar import Budgets
-from framescope.train.config import build_config, option
+from framescope.settings import AgentConfig, BackendConfig, InferConfig
 from framescope.video.cache import FrameCache
 
 # a rank that finished waits for the slowest at the final barrier: shards of a long benchmark
 # can end hours apart (torchrun tears the group down if a rank dies)
 BARRIER_TIMEOUT = timedelta(hours=48)
-CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
-
-
-@dataclass
-class EvalConfig:
-    """Everything one evaluation run is made of; saved as ``config.yaml`` in the output folder
-    (``framescope eval --config`` reads it back)."""
-
-    benchmark: str = option("", "benchmark name (framescope score --help lists them)")
-    data_root: str = option("", "folder holding the benchmark's files as its release ships them")
-    model: str = option("", "local checkpoint folder; nothing is downloaded")
-    method: str = option("dynframe", "inference method: direct, dynframe or any registered one")
-    out: str | None = option(None, "output folder (default: eval_<benchmark>_<method>)")
-    video_dir: str | None = option(None, "video folder, instead of the layout's under data_root")
-    compat: str | None = option(None, "score as a re-implementation does", COMPAT)
-    batch_size: int = option(4, "samples generated together (and records flushed together)")
-    limit: int | None = option(None, "run only the first N samples, in benchmark order")
-    device: str = option("cpu", "torch device (cuda: each rank takes cuda:<LOCAL_RANK>)")
-    dtype: str = option("auto", "auto, float32, bfloat16 or float16")
-    attn: str | None = option(None, "attention implementation (sdpa, eager, flash_attention_2)")
-    max_new_tokens: int = option(InferConfig.max_new_tokens, "sampled tokens per sample")
-    temperature: float = option(Sampling.temperature, "sampling temperature (0 = greedy)")
-    top_p: float = option(Sampling.top_p, "nucleus mass kept")
-    top_k: int = option(Sampling.top_k, "tokens kept (0 = all)")
-    seed: int = option(InferConfig.seed, "sampling seed (with the sample id)")
-    overview_fps: float = option(InferConfig.overview_fps, "density of the whole-video overview")
-    overview_max_frames: int = option(InferConfig.overview_max_frames, "overview frame cap")
-    max_frames: int = option(Budgets.max_frames, "frames per retrieval")
-    max_rounds: int = option(Budgets.max_rounds, "retrievals per answer")
-    max_fps: float = option(Budgets.max_fps, "retrieval density ceiling")
-    max_visual_tokens: int = option(Budgets.max_visual_tokens, "visual tokens per answer")
-    system: str | None = option(None, "system prompt (default: the chat template's)")
-    continuation: str = option(InferConfig.continuation, "after a retrieval", CONTINUATIONS)
-    retry_failed: bool = option(False, "rerun samples whose record is a failure")
-    plots: int = option(12, "timeline plots in the report")
-
-    def __post_init__(self) -> None:
-        for name in ("benchmark", "data_root", "model"):
-            if not getattr(self, name):
-                raise ConfigError(f"{name} is required")
-        if self.batch_size < 1 or (self.limit is not None and self.limit < 1) or self.plots < 0:
-            raise ConfigError("batch_size and limit must be >= 1, plots >= 0")
-
-    def infer_config(self) -> InferConfig:
-        """The method's settings (one decoded-frame cache shared by every batch of the run)."""
-        return InferConfig(
-            max_new_tokens=self.max_new_tokens,
-            sampling=Sampling(self.temperature, self.top_p, self.top_k),
-            seed=self.seed,
-            budgets=Budgets(self.max_frames, self.max_rounds, self.max_fps, self.max_visual_tokens),
-            overview_fps=self.overview_fps,
-            overview_max_frames=self.overview_max_frames,
-            system=self.system,
-            batch_size=self.batch_size,
-            continuation=self.continuation,
-            frame_cache=FrameCache(),
-        )
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.out or f"eval_{self.benchmark}_{self.method}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-# settings a resumed run must share with the records already written
-IDENTITY = (
-    "benchmark",
-    "model",
-    "method",
-    "dtype",
-    "max_new_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "overview_fps",
-    "overview_max_frames",
-    "max_frames",
-    "max_rounds",
-    "max_fps",
-    "max_visual_tokens",
-    "system",
-    "continuation",
-)
-
-
-def load_eval_config(path: str | os.PathLike[str], **given: Any) -> EvalConfig:
-    """An :class:`EvalConfig` from a YAML mapping (keys = the field names) with ``given`` values
-    (not ``None``) on top; unknown keys and wrong types fail with a one-line ConfigError."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else "?"
-        raise ConfigError(f"{p}:{line}: invalid YAML: {e.problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a config must be a mapping")
-    try:
-        return eval_config({**data, **{k: v for k, v in given.items() if v is not None}})
-    except ConfigError as e:
-        raise ConfigError(f"{p}: {e}") from None
-
-
-def eval_config(data: dict[str, Any]) -> EvalConfig:
-    """An :class:`EvalConfig` from plain data, types checked."""
-    config: EvalConfig = build_config(EvalConfig, data)
-    return config
 
 
 @dataclass
@@ -287,7 +174,7 @@ def run_shard(
 ) -> Counter[str]:
     """Run the batches, appending each batch's records to ``path`` (on disk before the next
     batch starts); the failure kinds seen."""
-    infer = config.infer_config()
+    infer = dataclasses.replace(config.infer, frame_cache=FrameCache())  # shared by the batches
     failures: Counter[str] = Counter()
     with rec.record_writer(path) as write:
         for batch in batches:
@@ -343,34 +230,15 @@ def _check_resume(out: Path, config: EvalConfig) -> None:
     if not path.is_file():
         return
     try:
-        old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
+        old = cfgs.flatten(cfgs.read_yaml(path))
+    except ConfigError as e:
         raise EvalError(f"{path}: not a readable config ({e})") from None
-    new = config.to_dict()
-    for key in IDENTITY:
-        if key in old and old[key] != new[key]:
+    for key, value in config.identity().items():
+        if key in old and old[key] != value:
             raise EvalError(
-                f"{out} holds a run with {key}={old[key]!r}, this run has {key}={new[key]!r}: "
+                f"{out} holds a run with {key}={old[key]!r}, this run has {key}={value!r}: "
                 "use another output folder (or the same settings) so records never mix"
             )
-
-
-def _save_config(out: Path, config: EvalConfig) -> None:
-    header = "# framescope eval: the resolved run settings (framescope eval --config reads them)\n"
-    body = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
-    atomic_write_text(out / CONFIG_FILE, header + body)
-
-
-def resolved(config: EvalConfig) -> EvalConfig:
-    """``config`` with its paths absolute (the saved config and the resume check use these)."""
-    video_dir = str(Path(config.video_dir).resolve()) if config.video_dir else None
-    return dataclasses.replace(
-        config,
-        data_root=str(Path(config.data_root).resolve()),
-        model=str(Path(config.model).resolve()),
-        video_dir=video_dir,
-        out=str(config.out_dir.resolve()),
-    )
 
 
 # ---------------------------------------------------------------------------- run
@@ -383,10 +251,10 @@ def evaluate(
     instead of loading ``config.model``. Returns on every rank; rank 0's summary has the scores."""
     t0 = time.perf_counter()
     rank, world, local_rank = _dist_env()
-    config = resolved(config)
+    config = config.resolved()
     bench = get_benchmark(config.benchmark)
     require_compat(bench, config.compat)
-    method = get_method(config.method)
+    method = make_method(config.method, config.agent)
     root = Path(config.data_root)
     data, items = load_items(bench, root, Path(config.video_dir) if config.video_dir else None)
     items = items[: config.limit] if config.limit else items
@@ -394,9 +262,9 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, config)
     if rank == 0:
-        _save_config(out, config)
+        config.save(out)
     done = rec.recorded_ids(rec.record_files(out), config.retry_failed)
-    mine = shard(items, config.batch_size, rank, world)
+    mine = shard(items, config.infer.batch_size, rank, world)
     todo = [[it for it in batch if it.id not in done] for batch in mine]
     total = sum(len(b) for b in mine)
     pending = sum(len(b) for b in todo)
@@ -406,8 +274,11 @@ def evaluate(
             if backend is None:
                 from framescope.models.hf import load_backend
 
-                device = _device(config.device, world, local_rank)
-                backend = load_backend(config.model, config.dtype, device, config.attn)
+                b = config.backend
+                device = _device(b.device, world, local_rank)
+                backend = load_backend(
+                    b.model, b.dtype, device, b.attn, base_model=b.base_model, roles=b.roles
+                )
             bar = tqdm(
                 total=total,
                 initial=total - pending,
@@ -462,7 +333,7 @@ def finish(
     payload["failures"] = dict(sorted(failures.items()))
     payload["predictions"] = str(path)
     write_json(out / METRICS_FILE, payload)
-    write_report(out, result, merged, items, config.to_dict(), config.plots)
+    write_report(out, result, merged, items, cfgs.flatten(config.to_dict()), config.plots)
     return result, failures
 
 
@@ -473,9 +344,10 @@ def run_eval(
     method: str = "dynframe",
     config: InferConfig | None = None,
     out_dir: str | os.PathLike[str] | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     limit: int | None = None,
     *,
+    agent: AgentConfig | None = None,
     video_dir: str | os.PathLike[str] | None = None,
     compat: str | None = None,
     device: str = "cpu",
@@ -487,36 +359,24 @@ def run_eval(
     progress: bool = False,
 ) -> EvalSummary:
     """Run ``method`` on ``benchmark`` (files under ``data_root``) with the checkpoint ``model``
-    (or the loaded ``backend``) and the inference settings ``config``; records, metrics and the
-    report go to ``out_dir``. See :func:`evaluate`."""
+    (or the loaded ``backend``), the inference settings ``config`` (``batch_size`` replaces its
+    batch size) and VideoMind's ``agent`` settings; records, metrics and the report go to
+    ``out_dir``. See :func:`evaluate`."""
     infer = config or InferConfig()
+    if batch_size is not None:
+        infer = dataclasses.replace(infer, batch_size=batch_size)
     settings = EvalConfig(
         benchmark=benchmark,
         data_root=str(data_root),
-        model=str(model),
         method=method,
         out=str(out_dir) if out_dir is not None else None,
         video_dir=str(video_dir) if video_dir is not None else None,
         compat=compat,
-        batch_size=batch_size,
         limit=limit,
-        device=device,
-        dtype=dtype,
-        attn=attn,
-        max_new_tokens=infer.max_new_tokens,
-        temperature=infer.sampling.temperature,
-        top_p=infer.sampling.top_p,
-        top_k=infer.sampling.top_k,
-        seed=infer.seed,
-        overview_fps=infer.overview_fps,
-        overview_max_frames=infer.overview_max_frames,
-        max_frames=infer.budgets.max_frames,
-        max_rounds=infer.budgets.max_rounds,
-        max_fps=infer.budgets.max_fps,
-        max_visual_tokens=infer.budgets.max_visual_tokens,
-        system=infer.system,
-        continuation=infer.continuation,
         retry_failed=retry_failed,
         plots=plots,
+        backend=BackendConfig(model=str(model), dtype=dtype, device=device, attn=attn),
+        infer=infer,
+        agent=agent or AgentConfig(),
     )
     return evaluate(settings, backend, progress)

@@ -11,8 +11,6 @@ from framescope.eval.benchmarks import get_benchmark
 from framescope.eval.benchmarks.base import Result, require_compat
 from framescope.fileio import write_json
 
-COMPAT = ("lmms-eval", "videomind")
-
 
 def score(
     benchmark: str,

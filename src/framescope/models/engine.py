@@ -37,31 +37,7 @@ import torch
 from framescope.errors import ModelError
 from framescope.models.backend import Backend, Segment, VisionInput
 from framescope.models.rope import rope_index
-
-CONTINUATIONS = ("cache", "rerun")
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How the next token is chosen."""
-
-    temperature: float = 0.0  # 0: greedy
-    top_p: float = 1.0  # nucleus mass kept (1: all)
-    top_k: int = 0  # tokens kept (0: all)
-    repetition_penalty: float = 1.0  # transformers' rule over the row's tokens so far (1: off)
-
-    def __post_init__(self) -> None:
-        if not (
-            self.temperature >= 0
-            and 0 < self.top_p <= 1
-            and self.top_k >= 0
-            and self.repetition_penalty > 0
-        ):
-            raise ModelError(
-                f"bad sampling settings: temperature {self.temperature} (>= 0), top_p "
-                f"{self.top_p} (0-1], top_k {self.top_k} (>= 0), repetition_penalty "
-                f"{self.repetition_penalty} (> 0)"
-            )
+from framescope.settings import CONTINUATIONS, Sampling
 
 
 @dataclass

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from framescope.errors import ModelError
+from framescope.families import FAMILIES
 from framescope.models.backend import (
     ClipBlock,
     ForwardOutput,
@@ -54,7 +55,7 @@ from framescope.models.backend import (
     patch_times,
 )
 from framescope.models.head_features import PreNormCapture
-from framescope.models.rope import FAMILIES, RopeSpec
+from framescope.models.rope import RopeSpec
 from framescope.types import Clip, Evidence
 from framescope.video.sampling import PixelBudget
 
@@ -131,7 +132,7 @@ class HFBackend:
         lo, hi = int(size["shortest_edge"]), int(size["longest_edge"])
         f = self.factor
         capped = vp.cap_pixels_per_frame is not False
-        if self.family == "qwen3_vl":
+        if FAMILIES[self.family].text_timestamps:  # Qwen3-VL caps tokens per frame
             per_frame = int(vp.max_video_tokens) * f * f if capped else hi
             return PixelBudget(min_pixels=lo, max_pixels=per_frame, factor=f, total_pixels=hi // 2)
         total = int(vp.max_video_tokens * f * f * 0.9) if capped else None
@@ -169,7 +170,7 @@ class HFBackend:
 
     def _block_ids(self, clip: Clip, t: int, per_patch: int) -> list[int]:
         pads = [self.video_token_id] * per_patch
-        if self.family == "qwen3_vl":
+        if FAMILIES[self.family].text_timestamps:
             ids: list[int] = []
             for time in patch_times(clip.timestamps):
                 ids += self.encode_text(f"<{time:.1f} seconds>")
@@ -317,6 +318,8 @@ def _load_videomind(
     return backend
 
 
+DEFAULT_MODEL = "default"  # the name of the model shipped with the package
+
 # model_type in config.json → loader(path, dtype=, device=, attn_implementation=[, options]).
 LOADERS: dict[str, Loader] = {
     **{family: functools.partial(_load_qwen, family=family) for family in FAMILIES},
@@ -342,6 +345,11 @@ def load_backend(
     ``"sdpa"``, ``"eager"``, ``"flash_attention_2"`` (default: transformers' choice).
     VideoMind folders only: ``base_model`` overrides the base model folder their config names,
     ``roles`` selects a subset of the role adapters (default: every one present)."""
+    if str(path) == DEFAULT_MODEL:
+        raise ModelError(
+            "no default model ships with this build of framescope: pass --model PATH "
+            "(a local checkpoint folder)"
+        )
     folder = Path(path)
     if not folder.exists():
         raise ModelError(f"{folder}: no such model folder")

@@ -63,8 +63,10 @@ from typing import Any
 import torch
 
 from framescope.errors import ModelError
+from framescope.families import FAMILIES as REGISTRY
+from framescope.families import NAMES
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+FAMILIES = NAMES  # the families a rope rule exists for: all of framescope.families
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ class RopeSpec:
             image_token_id=config.image_token_id,
             video_token_id=config.video_token_id,
             spatial_merge_size=vision.spatial_merge_size,
-            tokens_per_second=float(vision.tokens_per_second) if family == "qwen2_5_vl" else 2.0,
+            tokens_per_second=(
+                float(vision.tokens_per_second) if REGISTRY[family].grid_seconds else 2.0
+            ),
         )
 
 
@@ -116,14 +120,15 @@ def _blocks(
     ]
     grids = video_grid_thw.tolist() if video_grid_thw is not None else []
     seconds = [float(s) for s in second_per_grid_ts] if second_per_grid_ts is not None else []
-    if spec.family == "qwen2_5_vl" and len(seconds) != len(grids):
-        raise ModelError(f"qwen2_5_vl needs one second_per_grid_ts per video ({len(grids)} videos)")
+    fam = REGISTRY[spec.family]
+    if fam.grid_seconds and len(seconds) != len(grids):
+        raise ModelError(f"{fam.name} needs one second_per_grid_ts per video ({len(grids)} videos)")
     videos: list[_Block] = []
     for k, (t, h, w) in enumerate(grids):
-        if spec.family == "qwen3_vl":  # one block per temporal patch, each behind its timestamp
+        if fam.text_timestamps:  # one block per temporal patch, each behind its timestamp
             videos += [_Block(spec.video_token_id, (1, h // m, w // m), None)] * int(t)
         else:
-            per_patch = seconds[k] if spec.family == "qwen2_5_vl" else None
+            per_patch = seconds[k] if fam.grid_seconds else None
             videos.append(_Block(spec.video_token_id, (t, h // m, w // m), per_patch))
     return images, videos
 

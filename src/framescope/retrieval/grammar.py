@@ -28,12 +28,12 @@ Injected notes are runtime tokens (mask 0): they get no loss and no advantage in
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from framescope.errors import ConfigError
+from framescope.settings import Budgets
+from framescope.text import NUMBER, SECONDS_UNIT, TIME, seconds
 from framescope.types import RetrievalRequest, Window
 
 SPAN_OPEN, SPAN_CLOSE, FPS_OPEN, FPS_CLOSE = "<span>", "</span>", "<fps>", "</fps>"
@@ -45,31 +45,6 @@ class InvalidRequest:
 
     text: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """Limits on what retrieval may fetch in one episode (reported in every trace)."""
-
-    max_frames: int = 128  # frames per retrieval; more are capped (DynFrame rollouts: 128)
-    max_rounds: int = 3  # fetched retrievals per episode
-    max_fps: float = 30.0  # density ceiling (the release accepts integers 1-30)
-    max_visual_tokens: int = 32768  # visual tokens per episode, overview included
-
-    def __post_init__(self) -> None:
-        if not (
-            self.max_frames >= 2
-            and self.max_rounds >= 0
-            and self.max_fps > 0
-            and self.max_visual_tokens >= 0
-        ):
-            raise ConfigError(
-                f"bad retrieval budgets {self}: need max_frames >= 2, max_rounds >= 0, "
-                "max_fps > 0, max_visual_tokens >= 0"
-            )
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -100,19 +75,11 @@ class Rejected:
 
 # ---------------------------------------------------------------------------- reading
 
-_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
-_CLOCK = r"\d{1,2}(?::\d{1,2}){1,2}(?:\.\d+)?"
-_TIME = rf"({_CLOCK}|{_NUM})\s*(?:seconds?|secs?|s)?"
+_NUM = rf"[+-]?{NUMBER}"
+_TIME = rf"([+-]?{TIME})\s*(?:{SECONDS_UNIT})?"
 _SEP = r"(?:-|–|—|~|\bto\b|,)"
 _SPAN = re.compile(rf"^\s*[\[(]?\s*{_TIME}\s*{_SEP}\s*{_TIME}\s*[\])]?\s*$", re.I)
 _FPS = re.compile(rf"^\s*({_NUM})\s*(?:fps|frames?\s*(?:per|/)\s*s(?:ec(?:ond)?)?)?\s*$", re.I)
-
-
-def _seconds(token: str) -> float:
-    total = 0.0
-    for part in token.split(":"):
-        total = total * 60 + float(part)
-    return total
 
 
 def parse_request(text: str) -> RetrievalRequest | InvalidRequest:
@@ -140,11 +107,8 @@ def parse_request(text: str) -> RetrievalRequest | InvalidRequest:
     density = _FPS.match(fps_text)
     if density is None:
         return InvalidRequest(raw, f"cannot read a density from {fps_text.strip()!r}")
-    try:
-        start, end, fps = _seconds(span.group(1)), _seconds(span.group(2)), float(density.group(1))
-    except ValueError:  # a clock part like "1:2:3:4" the pattern cannot produce; kept total
-        return InvalidRequest(raw, "unreadable number")
-    if not all(math.isfinite(x) for x in (start, end, fps)):
+    start, end, fps = seconds(span.group(1)), seconds(span.group(2)), seconds(density.group(1))
+    if start is None or end is None or fps is None:
         return InvalidRequest(raw, "numbers must be finite")
     return RetrievalRequest(Window(start, end), fps, raw)
 

@@ -31,20 +31,17 @@ and the answer read from ``<answer>…</answer>``.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from framescope.errors import ConfigError, FramescopeError
-from framescope.eval.answers import answer_region, choice, parse_spans
+from framescope.errors import FramescopeError
 from framescope.models.backend import Backend, Segment
-from framescope.models.engine import CONTINUATIONS, Engine, Hook, Injection, Row, Sampling
+from framescope.models.engine import Engine, Hook, Injection, Row
 from framescope.retrieval.grammar import (
     FPS_CLOSE,
     Accepted,
-    Budgets,
     InvalidRequest,
     Rejected,
     Used,
@@ -52,7 +49,9 @@ from framescope.retrieval.grammar import (
     rejection_note,
     validate,
 )
-from framescope.types import Answer, Evidence, Step, Trace, Window
+from framescope.settings import InferConfig
+from framescope.text import answer_region, choice, parse_spans
+from framescope.types import LETTERS, Answer, Evidence, Sample, Step, Trace, Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import VideoInfo, probe
 from framescope.video.sampling import (
@@ -63,72 +62,7 @@ from framescope.video.sampling import (
     smart_resize,
 )
 
-LETTERS = "ABCDEFGHIJ"
 CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's data layout)
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One question about one video. ``options`` make it multiple choice (letters A, B, …);
-    ``prefill`` forces the start of the assistant turn (runtime text the model continues);
-    ``subtitles`` an optional ``.srt`` file of the video (VideoMind's Answerer reads it);
-    ``prompt`` the user text when it is more than the question — a benchmark's task prompt with
-    the question inside (``framescope eval``); the loop shows it instead of ``question``, while
-    ``question`` stays the bare question or query (VideoMind builds its role prompts from it)."""
-
-    id: str
-    video: str
-    question: str
-    options: tuple[str, ...] = ()
-    prefill: str = ""
-    subtitles: str | None = None
-    prompt: str = ""
-
-
-@dataclass(frozen=True)
-class InferConfig:
-    """Settings of one inference run (saved in every trace through ``budgets``)."""
-
-    max_new_tokens: int = 1024  # sampled tokens per sample (injected ones do not count)
-    sampling: Sampling = field(default_factory=Sampling)  # greedy by default
-    seed: int = 0  # with the sample id, seeds each sample's sampler
-    budgets: Budgets = field(default_factory=Budgets)
-    overview_fps: float = 0.5  # density of the whole-video overview in the prompt
-    overview_max_frames: int = 64  # cap on the overview's frames
-    system: str | None = None  # system prompt (None: the chat template's default)
-    batch_size: int = 8  # samples generated together
-    continuation: str = "cache"  # "cache" or "rerun" (the release: re-run after each splice)
-    frame_cache: FrameCache | None = field(default=None, compare=False)  # shared decoded frames
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{name} {value} must be {rule}"
-            for name, value, ok, rule in (
-                ("max_new_tokens", self.max_new_tokens, self.max_new_tokens >= 1, ">= 1"),
-                ("overview_fps", self.overview_fps, self.overview_fps > 0, "> 0"),
-                (
-                    "overview_max_frames",
-                    self.overview_max_frames,
-                    self.overview_max_frames >= 2,
-                    ">= 2",
-                ),
-                ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
-                (
-                    "continuation",
-                    self.continuation,
-                    self.continuation in CONTINUATIONS,
-                    f"one of {CONTINUATIONS}",
-                ),
-            )
-            if not ok
-        ]
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-    def sample_seed(self, sample_id: str) -> int:
-        """The seed of one sample's sampler: ``seed`` and the sample's id, so a sample draws the
-        same tokens whatever batch it is in."""
-        return self.seed * 1_000_003 + zlib.crc32(sample_id.encode())
 
 
 def prompt_text(sample: Sample) -> str:

@@ -15,37 +15,17 @@ model is a local checkpoint folder (``model.path``, set per run) or an offline t
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import difflib
-import math
 import os
-import types
-import typing
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from framescope.errors import ConfigError
-from framescope.fileio import atomic_write_text
-
-
-def _meta(help: str, choices: Sequence[str] | None = None) -> dict[str, Any]:
-    """A field's help string and allowed values (``dataclasses.field(metadata=...)``)."""
-    return {"help": help, "choices": tuple(choices) if choices else None}
-
-
-def option(default: Any, help: str, choices: Sequence[str] | None = None) -> Any:
-    """A field with an immutable default, its help string and allowed values."""
-    return field(default=default, metadata=_meta(help, choices))
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
+from framescope import config as cfgs
+from framescope.config import option, required, section
+from framescope.config import require as _require
+from framescope.families import NAMES as FAMILIES
+from framescope.settings import Budgets
 
 
 @dataclass
@@ -55,15 +35,12 @@ class LoraConfig:
     r: int = option(64, "adapter rank")
     alpha: int = option(64, "scaling numerator (scale = alpha / r)")
     dropout: float = option(0.1, "dropout on the adapter input")
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-        metadata=_meta("LLM modules that get adapters (vision untouched)"),
+    target_modules: list[str] = section(
+        lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "LLM modules that get adapters (vision untouched)",
     )
-    modules_to_save: list[str] = field(
-        default_factory=list,
-        metadata=_meta(
-            "modules trained and saved in full with the adapter (grounder/verifier: new tokens)"
-        ),
+    modules_to_save: list[str] = section(
+        list, "modules trained and saved in full with the adapter (grounder/verifier: new tokens)"
     )
 
     def __post_init__(self) -> None:
@@ -75,7 +52,7 @@ class LoraConfig:
 class ModelConfig:
     """Which model to train and which of its parts."""
 
-    family: str = option("qwen3_vl", "model family", ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"))
+    family: str = option("qwen3_vl", "model family", FAMILIES)
     path: str | None = option(
         None, "local checkpoint folder (set per run: model.path=...); never downloaded"
     )
@@ -86,10 +63,8 @@ class ModelConfig:
     finetune: str = option(
         "full", "train all unfrozen weights, or LoRA adapters only", ("full", "lora")
     )
-    freeze: list[str] = field(
-        default_factory=list, metadata=_meta("module-name prefixes kept frozen (full fine-tuning)")
-    )
-    lora: LoraConfig | None = field(default=None, metadata=_meta("the adapter (finetune: lora)"))
+    freeze: list[str] = section(list, "module-name prefixes kept frozen (full fine-tuning)")
+    lora: LoraConfig | None = option(None, "the adapter (finetune: lora)")
 
     def __post_init__(self) -> None:
         _require(not (self.path and self.tiny), "model.path and model.tiny exclude each other")
@@ -103,10 +78,8 @@ class ModelConfig:
 class DataConfig:
     """Training records (see framescope.data)."""
 
-    format: str = field(
-        metadata=_meta("record format", ("dm_cot", "dm_rl", "grounder", "verifier", "planner"))
-    )
-    files: list[str] = field(metadata=_meta("record files, relative to the data root"))
+    format: str = required("record format", ("dm_cot", "dm_rl", "grounder", "verifier", "planner"))
+    files: list[str] = required("record files, relative to the data root")
     root: str | None = option(None, "data root; null: $FRAMESCOPE_DATA")
     skip_bad_rows: bool = option(False, "skip malformed rows and report them instead of stopping")
     max_rows: int | None = option(None, "use only the first N records (smoke runs)")
@@ -182,22 +155,6 @@ class RewardWeights:
 
 
 @dataclass
-class RetrievalConfig:
-    """Retrieval budgets during rollouts (framescope.retrieval.grammar.Budgets)."""
-
-    max_frames: int = option(128, "frames per retrieved clip (DynFrame rollouts: 128)")
-    max_rounds: int = option(3, "fetched retrievals per rollout")
-    max_fps: float = option(30.0, "highest density a request may ask for")
-    max_visual_tokens: int = option(32768, "visual tokens per rollout, the prompt's video included")
-
-    def __post_init__(self) -> None:
-        _require(
-            self.max_frames > 0 and self.max_rounds >= 0 and self.max_fps > 0,
-            "grpo.retrieval: max_frames and max_fps must be positive, max_rounds >= 0",
-        )
-
-
-@dataclass
 class GRPOConfig:
     """SD-GRPO / GRPO (framescope.train.grpo)."""
 
@@ -210,7 +167,7 @@ class GRPOConfig:
         "combine rewards: normalise each then sum (released), or sum then normalise",
         ("normalize_then_sum", "sum_then_normalize"),
     )
-    rewards: RewardWeights = field(default_factory=RewardWeights, metadata=_meta("reward weights"))
+    rewards: RewardWeights = section(RewardWeights, "reward weights")
     beta: float = option(0.02, "KL weight to the reference model (0: no reference)")
     epsilon_low: float = option(0.3, "ratio clip below 1 (released: 0.3)")
     epsilon_high: float | None = option(None, "ratio clip above 1; null: epsilon_low")
@@ -225,9 +182,7 @@ class GRPOConfig:
     top_k: int = option(100, "rollout top-k sampling (0: off)")
     repetition_penalty: float = option(1.05, "rollout repetition penalty")
     max_new_tokens: int = option(20480, "sampled tokens per rollout (injected ones do not count)")
-    retrieval: RetrievalConfig = field(
-        default_factory=RetrievalConfig, metadata=_meta("retrieval budgets")
-    )
+    retrieval: Budgets = section(Budgets, "retrieval budgets during rollouts")
 
     def __post_init__(self) -> None:
         _require(self.group_size >= 2, "grpo.group_size must be at least 2 (advantages compare)")
@@ -264,16 +219,14 @@ RECIPE_FORMATS = {
 class TrainConfig:
     """One training run."""
 
-    recipe: str = field(metadata=_meta("what is trained", tuple(RECIPE_FORMATS)))
-    method: str = field(metadata=_meta("which method's model", ("dynframe", "videomind")))
-    data: DataConfig = field(metadata=_meta("training records"))
-    model: ModelConfig = field(default_factory=ModelConfig, metadata=_meta("model"))
-    video: VideoConfig = field(default_factory=VideoConfig, metadata=_meta("prompt video sampling"))
-    optim: OptimConfig = field(default_factory=OptimConfig, metadata=_meta("optimiser"))
-    grpo: GRPOConfig | None = field(default=None, metadata=_meta("RL settings (recipe: grpo)"))
-    grounder: GrounderHeadConfig | None = field(
-        default=None, metadata=_meta("timestamp head (recipe: grounder)")
-    )
+    recipe: str = required("what is trained", tuple(RECIPE_FORMATS))
+    method: str = required("which method's model", ("dynframe", "videomind"))
+    data: DataConfig = required("training records")
+    model: ModelConfig = section(ModelConfig, "model")
+    video: VideoConfig = section(VideoConfig, "prompt video sampling")
+    optim: OptimConfig = section(OptimConfig, "optimiser")
+    grpo: GRPOConfig | None = option(None, "RL settings (recipe: grpo)")
+    grounder: GrounderHeadConfig | None = option(None, "timestamp head (recipe: grounder)")
     output_dir: str = option("runs/train", "checkpoints, logs and the resolved config go here")
     seed: int = option(0, "seed of data order, sampling and initialisation")
     save_steps: int = option(100, "save a checkpoint every N optimiser steps")
@@ -300,13 +253,12 @@ class TrainConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return cfgs.to_data(self)
 
     def save_resolved(self, path: str | os.PathLike[str]) -> Path:
         """Write this config as YAML (atomically); :func:`load_config` reads it back equal."""
-        header = "# framescope resolved training config (all defaults and overrides applied)\n"
-        body = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-        return atomic_write_text(path, header + body)
+        header = "framescope resolved training config (all defaults and overrides applied)"
+        return cfgs.save(self, path, header)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -314,130 +266,14 @@ class TrainConfig:
 
 def field_help(cls: type = TrainConfig, prefix: str = "") -> dict[str, str]:
     """Every field's dotted name and help string (nested sections included)."""
-    out: dict[str, str] = {}
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        out[prefix + f.name] = f.metadata.get("help", "")
-        nested = _dataclass_of(hints[f.name])
-        if nested is not None:
-            out.update(field_help(nested, f"{prefix}{f.name}."))
-    return out
-
-
-def _dataclass_of(tp: Any) -> type | None:
-    args = [a for a in typing.get_args(tp) if a is not type(None)] if _is_optional(tp) else [tp]
-    if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
-        return args[0]
-    return None
-
-
-def _is_optional(tp: Any) -> bool:
-    origin = typing.get_origin(tp)
-    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
-
-
-def _convert(value: Any, tp: Any, key: str, choices: tuple[str, ...] | None) -> Any:
-    if _is_optional(tp):
-        if value is None:
-            return None
-        (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return build_config(tp, value, key + ".")
-    if typing.get_origin(tp) is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        return [_convert(v, item, f"{key}[{i}]", None) for i, v in enumerate(value)]
-    if tp is float and isinstance(value, str):
-        value = _yaml_number(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[tp]
-    if not ok:
-        raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
-    if tp is float and not math.isfinite(value):
-        raise ConfigError(f"{key} must be a finite number, got {value!r}")
-    if choices and value not in choices:
-        raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
-    return float(value) if tp is float else value
-
-
-def _yaml_number(text: str) -> Any:
-    """``text`` as a float when it is written like one (``1e-5``), else unchanged."""
-    try:
-        return float(text) if text.strip().lower() not in ("nan", "inf", "-inf", "+inf") else text
-    except ValueError:
-        return text
-
-
-def build_config(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
-    """A typed config dataclass ``cls`` from ``data`` (nested dicts for nested dataclasses);
-    unknown keys and bad values raise :class:`ConfigError` naming the key (``prefix`` + name)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-            raise ConfigError(f"unknown key {prefix}{key}{hint}")
-    for name, f in fields.items():
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if required and name not in data:
-            raise ConfigError(f"missing key {prefix}{name} ({f.metadata.get('help', '')})")
-    hints = typing.get_type_hints(cls)
-    kwargs = {
-        name: _convert(data[name], hints[name], prefix + name, fields[name].metadata.get("choices"))
-        for name in data
-    }
-    return cls(**kwargs)
-
-
-def _apply_override(data: dict[str, Any], override: str) -> None:
-    key, sep, raw = override.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {override!r} is not key=value")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise ConfigError(f"override {override!r}: the value is not YAML") from None
-    *parents, last = key.strip().split(".")
-    node = data
-    for part in parents:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {override!r}: {part} is not a section")
-        node = child
-    node[last] = value
+    return cfgs.field_help(cls, prefix)
 
 
 def config_from_dict(data: dict[str, Any], overrides: Sequence[str] = ()) -> TrainConfig:
     """A :class:`TrainConfig` from plain data plus ``key=value`` overrides."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
-    data = copy.deepcopy(data)  # overrides must not change the caller's data
-    for override in overrides:
-        _apply_override(data, override)
-    result: TrainConfig = build_config(TrainConfig, data)
-    return result
+    return cfgs.from_data(TrainConfig, data, overrides)
 
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML recipe, apply overrides, check everything; errors name the file."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else "?"
-        raise ConfigError(f"{p}:{line}: invalid YAML: {e.problem}") from None
-    try:
-        return config_from_dict(data if data is not None else {}, overrides)
-    except ConfigError as e:
-        raise ConfigError(f"{p}: {e}") from None
+    return cfgs.load(TrainConfig, path, overrides)

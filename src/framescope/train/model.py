@@ -30,6 +30,7 @@ from torch import nn
 
 from framescope.data.collate import Batch
 from framescope.errors import ConfigError
+from framescope.families import FAMILIES
 from framescope.fileio import write_json
 from framescope.models.adapters import EMBEDDING_MODULES, SAVES_EMBEDDINGS, LoraSpec, Roles
 from framescope.models.engine import Padded
@@ -86,7 +87,7 @@ def set_pixel_budget(backend: HFBackend, min_pixels: int | None, max_pixels: int
     if min_pixels is not None:
         vp.size["shortest_edge"] = int(min_pixels)
     if max_pixels is not None:
-        if backend.family == "qwen3_vl":  # per frame: max_video_tokens merged tokens
+        if FAMILIES[backend.family].text_timestamps:  # per frame: max_video_tokens tokens
             vp.max_video_tokens = max(1, int(max_pixels) // backend.factor**2)
         else:
             vp.size["longest_edge"] = int(max_pixels)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from framescope.errors import SamplingError
+from framescope.families import FAMILIES
 from framescope.types import Clip, Window
 from framescope.video.cache import FrameCache
 from framescope.video.decode import (
@@ -51,13 +52,17 @@ class PixelBudget:
     total_pixels: int | None = None
 
     @classmethod
-    def for_family(cls, family: str, min_tokens: int = 128, max_tokens: int = 768) -> PixelBudget:
-        """qwen-vl-utils' video defaults: 128-768 merged tokens per frame (factor 28, or 32 for Qwen3-VL)."""
-        factors = {"qwen2_vl": 28, "qwen2_5_vl": 28, "qwen3_vl": 32}
-        if family not in factors:
-            raise SamplingError(f"unknown model family {family!r}; choose from {sorted(factors)}")
-        f = factors[family]
-        return cls(min_tokens * f * f, max_tokens * f * f, f)
+    def for_family(
+        cls, family: str, min_tokens: int | None = None, max_tokens: int | None = None
+    ) -> PixelBudget:
+        """qwen-vl-utils' video defaults for ``family`` (:mod:`framescope.families`): 128-768
+        merged tokens per frame, frame sides multiples of 28 (32 for Qwen3-VL)."""
+        if family not in FAMILIES:
+            raise SamplingError(f"unknown model family {family!r}; choose from {', '.join(FAMILIES)}")
+        fam = FAMILIES[family]
+        f = fam.factor
+        lo, hi = min_tokens or fam.min_tokens, max_tokens or fam.max_tokens
+        return cls(lo * f * f, hi * f * f, f)
 
     def frame_max_pixels(self, num_frames: int) -> int:
         if self.total_pixels is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from framescope.errors import EvalError, PredictionError
-from framescope.eval.answers import Spans, answer_region, parse_spans
 from framescope.eval.benchmarks.layout import EvalItem, Layout
+from framescope.text import Spans, answer_region, parse_spans
 from framescope.types import Prediction, Trace, Window
 
 

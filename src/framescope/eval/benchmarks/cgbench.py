@@ -24,7 +24,7 @@ clue_intervals, duration, domain, sub_category, …}``) or the per-question fold
 
 Predictions: framescope prediction JSON lines — record ``<qid>``: ``answer``/``response`` is the
 long-video answer and ``windows`` the clue intervals (the runner reads them from the model's text
-with :func:`~framescope.eval.answers.cgbench_spans`; a record without windows has no miou, which
+with :func:`~framescope.text.cgbench_spans`; a record without windows has no miou, which
 the official rule treats like an unreadable one: left out); record ``<qid>#clue``: the answer
 given the clue clips. Or the official per-question result files (``results:
 {"<task_mode>_<model>…": {"result": score}}``, one run per folder), whose scores are taken as
@@ -53,7 +53,6 @@ from typing import Any, cast
 
 from framescope.errors import AnnotationError, MissingFileError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import cgbench_choice, cgbench_spans, videomind_choice
 from framescope.eval.benchmarks.base import Result, answer_text, extra_note, pct, require_compat
 from framescope.eval.benchmarks.layout import (
     EvalItem,
@@ -76,6 +75,7 @@ from framescope.eval.metrics import (
     merged_intervals_iou,
     summed_intervals_iou,
 )
+from framescope.text import cgbench_choice, cgbench_spans, videomind_choice
 from framescope.types import Prediction, Trace, Window
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from framescope.errors import MissingFileError
-from framescope.eval.answers import Spans
+from framescope.text import Spans
 from framescope.types import Prediction, Trace, Window
 
 if TYPE_CHECKING:
-    from framescope.retrieval.loop import Sample
+    from framescope.types import Sample
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
@@ -57,7 +57,7 @@ class EvalItem:
 
     def sample(self) -> Sample:
         """The runtime's sample (imported here: the runtime pulls in torch)."""
-        from framescope.retrieval.loop import Sample
+        from framescope.types import Sample
 
         return Sample(self.id, self.video, self.question, self.options, prompt=self.prompt)
 

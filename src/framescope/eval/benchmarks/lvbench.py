@@ -5,7 +5,7 @@ Follows ``THUDM/LVBench`` ``lvbench/metrics/compute_accuracy.py`` and ``scripts/
 * Questions absent from the answers are *skipped* (not in any denominator).
 * An answer counts when it equals the gold letter exactly. Answers in the official answers file
   are compared as given; framescope answers are first read with LVBench's ``polish_answer``
-  (:func:`~framescope.eval.answers.lvbench_choice`); a failed sample or unreadable answer is wrong.
+  (:func:`~framescope.text.lvbench_choice`); a failed sample or unreadable answer is wrong.
 * Categories are multi-label: a question counts once in each of its ``question_type`` entries;
   ``Overall`` counts each question once. Names follow ``test_acc.py``'s leaderboard map: ``KIR``,
   ``EU``, ``Sum``, ``ER``, ``Rea``, ``TG``, ``Overall``.
@@ -34,7 +34,6 @@ from pathlib import Path
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import lvbench_choice, videomind_choice, videomme_choice
 from framescope.eval.benchmarks.base import (
     Result,
     answer_text,
@@ -62,6 +61,7 @@ from framescope.eval.files import (
     read_text,
 )
 from framescope.eval.metrics import mean
+from framescope.text import lvbench_choice, videomind_choice, videomme_choice
 from framescope.types import Prediction, Trace
 
 NAME_MAP = {

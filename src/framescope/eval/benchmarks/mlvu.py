@@ -5,7 +5,7 @@ and ``Evaluation_Test/test_bench.py`` (the test submission format):
 
 * The answer is the stripped text before the first ``)`` (the official prompt ends with
   ``Best option:(``), compared verbatim to the gold letter
-  (:func:`~framescope.eval.answers.mlvu_choice`). An unreadable answer or a failed sample is
+  (:func:`~framescope.text.mlvu_choice`). An unreadable answer or a failed sample is
   wrong and stays in the denominator; the gold letter is the position of ``answer`` among
   ``candidates`` (a gold answer that is none of them can never be matched, as in the script —
   such questions are counted in a note).
@@ -41,7 +41,6 @@ from pathlib import Path
 
 from framescope.errors import AnnotationError, EvalError, MissingFileError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import lmms_mlvu_choice, mlvu_choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Records,
     Result,
@@ -66,6 +65,7 @@ from framescope.eval.files import (
     read_text,
 )
 from framescope.eval.metrics import mean
+from framescope.text import lmms_mlvu_choice, mlvu_choice, videomind_choice
 from framescope.types import Prediction, Trace
 
 GENERATION_TASKS = {"subPlot", "sub_scene", "summary", "sub_plot", "SSC", "VS"}

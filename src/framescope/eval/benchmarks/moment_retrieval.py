@@ -42,7 +42,6 @@ from pathlib import Path
 
 from framescope.errors import AnnotationError
 from framescope.eval import prompts
-from framescope.eval.answers import lmms_eval_spans
 from framescope.eval.benchmarks.base import (
     Records,
     Result,
@@ -71,6 +70,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
+from framescope.text import lmms_eval_spans
 from framescope.types import Prediction, Trace, Window
 
 THRESHOLDS = (0.3, 0.5, 0.7)

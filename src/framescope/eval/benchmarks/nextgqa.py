@@ -22,7 +22,7 @@ official keys ``<video_id>_<qid>``; the questions are those of the gsub file.
 Predictions: the official result files — a grounding JSON ``{"<vid>_<qid>": [start, end]}`` in
 seconds and a QA JSON ``{"<vid>_<qid>": {"prediction": i, "answer": j}}`` (pass either or both) —
 or framescope prediction JSON lines. For framescope records the first window is the grounding and
-the answer letter (A–E) is read with :func:`~framescope.eval.answers.choice`; a failed sample or
+the answer letter (A–E) is read with :func:`~framescope.text.choice`; a failed sample or
 an unreadable window counts as IoU = IoP = 0 (a record exists, so it is not skipped) and an
 unreadable answer as wrong.
 
@@ -50,7 +50,6 @@ from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Records,
     Result,
@@ -88,6 +87,7 @@ from framescope.eval.metrics import (
     temporal_iop_area,
     temporal_iou_area,
 )
+from framescope.text import choice, videomind_choice
 from framescope.types import Prediction, Trace, Window
 
 OPTIONS = ("a0", "a1", "a2", "a3", "a4")

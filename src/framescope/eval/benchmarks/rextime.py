@@ -15,7 +15,7 @@ Follows ``ReXTime/ReXTime`` ``evaluation/rextime_eval.py`` (+ ``utils.py``), mom
 Files: ``rextime_val.jsonl`` (``{qid, query, duration, vid, relevant_windows, ans}``; the test
 split's GT is hidden behind the leaderboard). Ids are the qids. Predictions: the official
 submission lines ``{qid, pred_relevant_windows, ans}`` or framescope prediction JSON lines (answer
-letters read with :func:`~framescope.eval.answers.choice`).
+letters read with :func:`~framescope.text.choice`).
 
 ``framescope eval`` layout (the release's README): ``DATA_ROOT/rextime_val.jsonl``, the
 QVHighlights videos in ``videos/<vid>.mp4`` (moment-detr's ``qvhilights_videos.tar.gz``) and the
@@ -38,7 +38,6 @@ from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import choice, videomind_choice
 from framescope.eval.benchmarks.base import (
     Result,
     answer_text,
@@ -70,6 +69,7 @@ from framescope.eval.metrics import (
     mean,
     temporal_iou_area,
 )
+from framescope.text import choice, videomind_choice
 from framescope.types import Prediction, Trace, Window
 
 R1_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)

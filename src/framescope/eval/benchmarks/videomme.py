@@ -3,7 +3,7 @@
 Follows ``BradyFU/Video-MME`` ``evaluation/eval_your_results.py``:
 
 * The answer letter is read by its ``extract_characters_regex``
-  (:func:`~framescope.eval.answers.videomme_choice`): answer prefixes removed, then the first
+  (:func:`~framescope.text.videomme_choice`): answer prefixes removed, then the first
   capital A–D anywhere in the text.
 * An answer with no A–D is *left out of the denominator* ("answered" counts only extracted
   letters); a failed sample counts the same way. Accuracy = correct / answered.
@@ -43,7 +43,6 @@ from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.answers import INVALID, videomind_choice, videomme_choice
 from framescope.eval.benchmarks.base import (
     Records,
     Result,
@@ -68,6 +67,7 @@ from framescope.eval.files import (
     read_predictions,
 )
 from framescope.eval.metrics import accuracy
+from framescope.text import INVALID, videomind_choice, videomme_choice
 from framescope.types import Prediction, Trace
 
 DURATIONS = ("short", "medium", "long")

@@ -4,7 +4,7 @@ Every reward takes the rollouts' generated texts (the assistant turn, ``<video>`
 was spliced), their DM-RL records and, optionally, the retrieval requests the retrieval loop read
 in each rollout, and returns one float per rollout in ``[0, 1]`` (TRL's calling convention). They
 are built on the evaluation code: IoU from :mod:`framescope.eval.metrics`, spans from the total
-parser in :mod:`framescope.eval.answers`, requests from the runtime's grammar.
+parser in :mod:`framescope.text`, requests from the runtime's grammar.
 
 =============  ======  =======================================================================
 reward         weight  what it scores
@@ -31,7 +31,7 @@ reward term ("IoU + FPS match"); the paper gives no weight, so SD-GRPO uses 0.3,
 
 **Deviations from the release**, all where the release reads text more narrowly than it means:
 
-- the grounding answer is read with :func:`~framescope.eval.answers.parse_spans` (``1.5 - 3``,
+- the grounding answer is read with :func:`~framescope.text.parse_spans` (``1.5 - 3``,
   ``from 1.5 to 3 s``, ``[1.5, 3]``…) instead of only ``^s - e$``;
 - a request is scored as a whole, read by the runtime's grammar: the release's fps reward reads
   the first ``<fps>x</fps>`` even when no readable ``<span>`` precedes it (a request the runtime
@@ -47,9 +47,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from framescope.data.dynframe import DMRLRecord
-from framescope.eval.answers import parse_spans
 from framescope.eval.metrics import temporal_iou
 from framescope.retrieval.grammar import FPS_CLOSE, InvalidRequest, parse_request
+from framescope.text import parse_spans
 from framescope.types import RetrievalRequest
 
 Request = RetrievalRequest | InvalidRequest

@@ -31,10 +31,11 @@ from framescope.errors import FramescopeError
 from framescope.models.backend import VisionInput
 from framescope.models.engine import Engine, Sampling
 from framescope.models.hf import HFBackend
-from framescope.retrieval.grammar import FPS_CLOSE, Budgets
-from framescope.retrieval.loop import InferConfig, Sample, run_batch
+from framescope.retrieval.grammar import FPS_CLOSE
+from framescope.retrieval.loop import run_batch
+from framescope.settings import InferConfig
 from framescope.train.config import TrainConfig
-from framescope.types import Trace
+from framescope.types import Sample, Trace
 from framescope.video.cache import FrameCache
 
 
@@ -64,12 +65,11 @@ def infer_config(cfg: TrainConfig, cache: FrameCache | None = None) -> InferConf
     """The loop's settings for rollouts: sampling, budgets and the prompt video from the config."""
     g = cfg.grpo
     assert g is not None
-    r = g.retrieval
     return InferConfig(
         max_new_tokens=g.max_new_tokens,
         sampling=Sampling(g.temperature, g.top_p, g.top_k, g.repetition_penalty),
         seed=cfg.seed,
-        budgets=Budgets(r.max_frames, r.max_rounds, r.max_fps, r.max_visual_tokens),
+        budgets=g.retrieval,
         overview_fps=cfg.video.fps,
         overview_max_frames=cfg.video.max_frames,
         batch_size=g.group_size,

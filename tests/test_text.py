@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framescope.eval import answers as a
+from framescope import text as a
 from framescope.types import Window as W
 
 # ----------------------------------------------------------------------- framescope's letter reader
@@ -264,3 +264,18 @@ def test_readers_never_raise(text):
         assert isinstance(out, (a.Choice, a.Spans))
         if isinstance(out, a.Spans):
             assert all(isinstance(w, W) for w in out.windows)
+
+
+@pytest.mark.parametrize(
+    "token, want",
+    [("2", 2.0), ("2.", 2.0), (".5", 0.5), ("1:05", 65.0), ("0:01:05.5", 65.5), ("-0:05", -5.0)],
+)
+def test_one_time_grammar_for_requests_and_answers(token, want):
+    """The request grammar and the answer parser read times alike (``.5`` included)."""
+    from framescope.retrieval.grammar import parse_request
+
+    assert a.seconds(token) == want
+    if want >= 0:
+        assert a.parse_spans(f"{token} - 99").window == W(want, 99.0)
+        request = parse_request(f"<span>{token} - 99</span><fps>.5</fps>")
+        assert request.window == W(want, 99.0) and request.fps == 0.5

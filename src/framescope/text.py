@@ -190,10 +190,13 @@ def choice(text: str, letters: str = "ABCDE") -> Choice:
 
 # ---------------------------------------------------------------------------- time spans
 
-_CLOCK = r"\d{1,2}:\d{1,2}(?::\d{1,2})?(?:\.\d+)?"
-_NUM = r"\d+(?:\.\d+)?"
-_UNIT = r"(?:\s*(?:seconds?|secs?|s)\b\.?)?"
-_T = rf"(?<![\d.:])({_CLOCK}|{_NUM}){_UNIT}"  # never starts inside a number
+# The one time grammar of model text: the request grammar (framescope.retrieval.grammar), the
+# answer parsers below and the rewards read times with these.
+NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"  # 2, 2., 2.5, .5
+CLOCK = r"\d{1,2}(?::\d{1,2}){1,2}(?:\.\d+)?"  # 1:05, 0:01:05.5 (minutes:seconds, h:m:s)
+TIME = rf"(?:{CLOCK}|{NUMBER})"  # a time in seconds or on a clock
+SECONDS_UNIT = r"(?:seconds?|secs?|s)\b"
+_T = rf"(?<![\d.:])({TIME})(?:\s*{SECONDS_UNIT}\.?)?"  # never starts inside a number
 _SPAN_PATTERNS = (
     re.compile(rf"[\[\(]\s*{_T}\s*,\s*{_T}\s*[\]\)]", re.I),
     re.compile(rf"\bfrom\s+{_T}\s*(?:to|until|till|through|-|–|—|~)\s*{_T}", re.I),
@@ -205,15 +208,19 @@ _SPAN_PATTERNS = (
 )
 
 
-def _seconds(token: str) -> float | None:
-    parts = token.split(":")
+def seconds(token: str) -> float | None:
+    """A :data:`TIME` token (optionally signed) in seconds: ``"2.5"`` → 2.5, ``".5"`` → 0.5,
+    ``"1:05"`` → 65, ``"-0:05"`` → -5; ``None`` when it is not one or not finite."""
+    body = token.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    body = body.lstrip("+-")
+    total = 0.0
     try:
-        values = [float(p) for p in parts]
+        for part in body.split(":"):
+            total = total * 60 + float(part)
     except ValueError:
         return None
-    total = 0.0
-    for v in values:
-        total = total * 60 + v
+    total *= sign
     return total if math.isfinite(total) else None
 
 
@@ -223,7 +230,7 @@ def parse_spans(text: str) -> Spans:
     found: list[tuple[int, int, Window]] = []
     for pattern in _SPAN_PATTERNS:
         for m in pattern.finditer(region):
-            start, end = _seconds(m.group(1)), _seconds(m.group(2))
+            start, end = seconds(m.group(1)), seconds(m.group(2))
             if start is not None and end is not None:
                 found.append((m.start(), m.end(), Window(start, end)))
     found.sort(key=lambda f: (f[0], -f[1]))
