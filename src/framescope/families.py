@@ -20,6 +20,7 @@ command line read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from framescope.errors import ConfigError
 
@@ -43,6 +44,12 @@ class Family:
     def factor(self) -> int:
         """Frame sides are multiples of this many pixels."""
         return self.patch * self.merge
+
+    def transformers_class(self) -> Any:
+        """The transformers model class (imported on demand: transformers pulls in torch)."""
+        import transformers
+
+        return getattr(transformers, self.model_class)
 
 
 FAMILIES: dict[str, Family] = {

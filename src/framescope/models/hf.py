@@ -267,14 +267,12 @@ def _load_qwen(
 ) -> HFBackend:
     from transformers import AutoProcessor
 
-    from framescope.models.tiny import model_class
-
     try:
         processor = AutoProcessor.from_pretrained(processor_path or path, local_files_only=True)
         kwargs: dict[str, Any] = {"dtype": DTYPES[dtype], "local_files_only": True}
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
-        cls: Any = model_class(family)
+        cls: Any = FAMILIES[family].transformers_class()
         model = cls.from_pretrained(path, **kwargs)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

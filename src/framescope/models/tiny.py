@@ -45,6 +45,7 @@ from typing import Any
 import torch
 
 from framescope.errors import ModelError
+from framescope.families import FAMILIES as REGISTRY
 from framescope.models.rope import FAMILIES
 
 PRESETS = ("tiny", "small", "7b")
@@ -407,15 +408,8 @@ def build_processor(family: str, preset: str = "tiny", tokenizer: Any = None) ->
 
 def model_class(family: str) -> type:
     """The transformers ``…ForConditionalGeneration`` class of ``family``."""
-    import transformers
-
     _check_family(family)
-    name = {
-        "qwen2_vl": "Qwen2VLForConditionalGeneration",
-        "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
-        "qwen3_vl": "Qwen3VLForConditionalGeneration",
-    }[family]
-    return getattr(transformers, name)
+    return REGISTRY[family].transformers_class()
 
 
 def build_model(
