@@ -191,7 +191,7 @@ def _prefill(model: Any, inputs: dict, cut: int, pos: torch.Tensor) -> tuple[Any
         position_ids=pos[..., :cut],
         pixel_values_videos=inputs["pixel_values_videos"][:rows],
         video_grid_thw=inputs["video_grid_thw"][:1],
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
     )
     return cache, rows
@@ -217,7 +217,7 @@ def test_cache_continuation_equals_full_rerun(family: str, loaded: dict) -> None
             position_ids=positions,
             pixel_values_videos=inputs["pixel_values_videos"][rows:],  # the new clip only
             video_grid_thw=inputs["video_grid_thw"][1:],
-            past_key_values=cache,
+            cache=cache,
         ).logits  # (1, L - cut, V)
 
     assert (continue_at(pos[..., cut:]) - full[:, cut:]).abs().max() < 1e-4
@@ -235,7 +235,7 @@ def test_generate_from_cache_with_explicit_positions(family: str, loaded: dict) 
         input_ids=inputs["input_ids"],
         attention_mask=inputs["attention_mask"],
         position_ids=pos,
-        past_key_values=cache,
+        cache=cache,
         pixel_values_videos=inputs["pixel_values_videos"][rows:],
         video_grid_thw=inputs["video_grid_thw"][1:],
         max_new_tokens=3,

@@ -231,7 +231,7 @@ class HFBackend:
             "input_ids": input_ids.to(self.device),
             "attention_mask": attention_mask.to(self.device),
             "position_ids": position_ids.to(self.device),  # (3, B, C): skips 5.23's own rope
-            "past_key_values": cache,
+            "cache": cache,
             "use_cache": cache is not None,
             "logits_to_keep": logits_to_keep,
         }

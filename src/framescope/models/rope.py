@@ -32,10 +32,10 @@ explicitly; for Qwen3-VL it matches transformers exactly.
   ``compute_3d_position_ids`` (``mm_token_type_ids`` and ``second_per_grid_ts`` are then unused).
   A ``(4, B, L)`` tensor would be read as ``[text positions for the mask; t; h; w]`` — pass 3 rows.
 - Continuing from a cache: compute ``pos`` over the *full* sequence, feed only the new tokens with
-  ``position_ids=pos[..., past:]``, the full-length ``attention_mask``, ``past_key_values`` and only
-  the new clips' pixels and grids. The cache offset comes from ``past_key_values``; no
+  ``position_ids=pos[..., past:]``, the full-length ``attention_mask``, ``cache`` (5.24 renamed ``past_key_values``) and only
+  the new clips' pixels and grids. The cache offset comes from the cache; no
   ``cache_position`` is needed.
-- ``generate(input_ids=full, attention_mask=full, position_ids=pos, past_key_values=cache, …)``:
+- ``generate(input_ids=full, attention_mask=full, position_ids=pos, cache=cache, …)``:
   generate slices ``pos[..., cache_len:]`` for the prefill and then extends each axis by
   ``last + 1`` per new token, which is the reference rule because the prompt ends in text. Without
   explicit positions generate calls the model's 5.23 ``get_rope_index`` instead.
