@@ -117,7 +117,9 @@ class InferConfig:
     overview_fps: float = option(0.5, "density of the whole-video overview in the prompt")
     overview_max_frames: int = option(64, "cap on the overview's frames")
     system: str | None = option(None, "system prompt (none: the chat template's default)")
-    batch_size: int = option(8, "samples generated together")
+    batch_size: int | None = option(
+        None, "samples generated together (none: 1 on a CPU, 8 on a GPU)"
+    )
     continuation: str = option(
         "cache",
         "after a retrieval: continue from the KV cache, or re-run (the release)",
@@ -137,7 +139,12 @@ class InferConfig:
                     self.overview_max_frames >= 2,
                     ">= 2",
                 ),
-                ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
+                (
+                    "batch_size",
+                    self.batch_size,
+                    self.batch_size is None or self.batch_size >= 1,
+                    ">= 1",
+                ),
                 (
                     "continuation",
                     self.continuation,
@@ -148,6 +155,14 @@ class InferConfig:
             if not ok
         ]
         require(not problems, "; ".join(problems))
+
+    def batch_for(self, device: Any) -> int:
+        """The batch size on ``device``: ``batch_size``, else 1 on a CPU and 8 elsewhere. On a
+        CPU one sample already keeps the cores busy, and a batch's rows are fed together: a clip
+        spliced into one row pads every other row to its length (benchmarks/bench_eval.py)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return 1 if str(device).split(":")[0] == "cpu" else 8
 
     def sample_seed(self, sample_id: str) -> int:
         """The seed of one sample's sampler: ``seed`` and the sample's id, so a sample draws the

@@ -15,7 +15,7 @@ from framescope.errors import ConfigError, EvalError, ModelError
 from framescope.eval import records as rec
 from framescope.eval.benchmarks import get_benchmark
 from framescope.eval.config import EvalConfig, eval_config, load_eval_config
-from framescope.eval.runner import load_items, run_eval, shard
+from framescope.eval.runner import load_items, run_eval, shard, spread
 from framescope.methods import METHODS, Direct, InferConfig, Sample
 from framescope.types import Trace
 
@@ -68,16 +68,17 @@ def test_synth_world_end_to_end(method, eval_world, eval_model, backend, tmp_pat
         "synth", eval_world, eval_model, method, INFER, out, 4, limit, backend=backend, plots=3
     )
     _, items = load_items(get_benchmark("synth"), eval_world, None)
-    items = items[:limit] if limit else items
+    items = spread(items, limit)
     records = lines(out / "predictions.jsonl")
     assert [r["id"] for r in records] == [it.id for it in items]  # one per sample, in order
     assert all(r["trace"]["method"] == method and "error" not in r for r in records)
     assert summary.samples == summary.ran == len(items) and summary.failures == {}
     metrics = json.loads((out / "metrics.json").read_text())
-    tasks = {it.id.split("/")[0] for it in items}  # a partial run scores only what it ran
-    assert len(tasks) == (3 if limit is None else 2)
+    tasks = {it.id.split("/")[0] for it in items}  # a partial run covers every task …
+    assert len(tasks) == 3
     assert {k.split("/")[0] for k in metrics["metrics"]} == tasks
     assert "charades_sta/R1@0.5" in metrics["metrics"] and metrics["samples"] == len(items)
+    assert metrics["subset"] == (limit is not None)  # … and says it is a subset
     if limit is None:
         assert {"nextgqa/Acc@GQA", "videomme/Overall"} <= set(metrics["metrics"])
     assert summary.result is not None and summary.result.metrics == metrics["metrics"]

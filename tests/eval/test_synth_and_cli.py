@@ -162,3 +162,18 @@ def test_cli_help_lists_every_benchmark(capsys):
     ):
         assert f"{name}:" in text
     assert "--compat" in text
+
+
+def test_score_subset_rescores_a_limited_run(world, tmp_path, jsonl, capsys):
+    """An ``eval --limit`` run's records cover some samples: plain scoring refuses them (the
+    official script would), ``--subset`` scores those samples and says so."""
+    preds = jsonl(tmp_path / "part.jsonl", [{"id": "synth_000#1", "windows": [[8, 9]]}])
+    args = ["score", "charades_sta", "--annotations", str(world / "charades_sta")]
+    args += ["--predictions", str(preds)]
+    assert main(args) == 1
+    assert "1 of 2 samples have no prediction" in capsys.readouterr().err
+    assert main([*args, "--subset"]) == 0
+    printed = capsys.readouterr().out
+    assert "a subset: only the 1 samples with a prediction (--subset)" in printed
+    result = score("charades_sta", [world / "charades_sta"], [preds], subset=True)
+    assert result.metrics["R1@0.7"] == pytest.approx(100.0) and result.counts["queries"] == 1

@@ -58,6 +58,38 @@ def test_bad_input_is_one_line_and_exit_1(
     assert captured.err.startswith("framescope: error: ") and expected in captured.err
 
 
+@pytest.mark.parametrize("case", ["missing video", "no model folder", "plain model as videomind"])
+def test_bad_arguments_fail_before_the_model_runtime_is_imported(
+    case: str, model_dirs: dict, demo: tuple, tmp_path: Path
+) -> None:
+    """Cheap checks come first: the error is printed before torch is even imported."""
+    import subprocess
+    import sys
+
+    video, model, extra = str(demo[0]), str(model_dirs["qwen3_vl"]), []
+    if case == "missing video":
+        video = str(tmp_path / "missing.mp4")
+    elif case == "no model folder":
+        model = str(tmp_path / "nowhere")
+    else:
+        extra = ["--method", "videomind"]
+    argv = ["infer", video, "--question", "When?", "--model", model, *extra]
+    code = (
+        "import sys; from framescope.cli import main; rc = main(sys.argv[1:]); "
+        "print(rc, 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["1", "False"], done.stdout + done.stderr
+    expected = {
+        "missing video": "missing.mp4: no such file",
+        "no model folder": "no such model folder",
+        "plain model as videomind": "train one with `framescope train sft",
+    }[case]
+    assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_demo_runs_dynframe_on_a_random_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -62,6 +62,7 @@ from framescope.agent.verifier import (
 from framescope.errors import ConfigError, FramescopeError, ModelError
 from framescope.models.backend import ClipBlock, Segment
 from framescope.models.engine import Engine, Hook, Row
+from framescope.models.folders import GET_VIDEOMIND
 from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
 from framescope.retrieval.loop import read_answer
@@ -430,10 +431,7 @@ def run_agent(
     """Run VideoMind over ``samples`` in batches of ``config.batch_size``; one trace per sample,
     in order (a sample that cannot be read or sampled gets a trace with ``error``)."""
     if not isinstance(backend, HFBackend) or backend.videomind is None:
-        raise ModelError(
-            "the videomind method needs a VideoMind checkpoint (config.json model_type "
-            "agent_qwen2_vl: base model + grounder/verifier/planner adapters + head)"
-        )
+        raise ModelError(f"the videomind method needs a VideoMind checkpoint; {GET_VIDEOMIND}")
     run = _Run(backend, config, agent)
     if agent.planner and "planner" not in run.roles:
         raise ConfigError(
@@ -441,8 +439,9 @@ def run_agent(
         )
     traces: list[Trace] = []
     stages = (run.plan,) if agent.planner else ()
-    for k in range(0, len(samples), config.batch_size):
-        opened = [run.open(s) for s in samples[k : k + config.batch_size]]
+    size = config.batch_for(backend.device)
+    for k in range(0, len(samples), size):
+        opened = [run.open(s) for s in samples[k : k + size]]
         eps = [ep for ep in opened if isinstance(ep, _Episode)]
         for stage in (*stages, run.ground, run.verify, run.answer):
             stage([ep for ep in eps if not ep.failed])  # each role: one batched call

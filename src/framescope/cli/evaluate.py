@@ -13,7 +13,9 @@ from framescope.cli.infer import add_settings, quiet_transformers
 def cmd_score(args: argparse.Namespace) -> int:
     from framescope.eval.score import format_table, score, write_result
 
-    result = score(args.benchmark, args.annotations, args.predictions, compat=args.compat)
+    result = score(
+        args.benchmark, args.annotations, args.predictions, compat=args.compat, subset=args.subset
+    )
     print(format_table(result))
     if args.output:
         write_result(args.output, result, args.annotations, args.predictions)
@@ -83,6 +85,12 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         help="the official result/submission file(s) or framescope prediction JSON lines",
     )
     p.add_argument("--output", metavar="metrics.json", help="write the metrics as JSON here")
+    p.add_argument(
+        "--subset",
+        action="store_true",
+        help="score only the samples the framescope prediction files hold (an eval --limit run), "
+        "labelled as a subset",
+    )
     p.add_argument(
         "--compat",
         choices=COMPAT,

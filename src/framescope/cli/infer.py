@@ -120,18 +120,24 @@ def _demo_infer(out: Path, video: Path, window, description: str, fps: float, se
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from framescope.errors import ConfigError
-    from framescope.fileio import write_json
-    from framescope.methods import make_method
-    from framescope.models.hf import load_backend
-    from framescope.types import Sample
+    from framescope.models.folders import check_method
     from framescope.video.probe import probe
 
+    # everything cheap first (milliseconds, no torch): the question, the settings, the model
+    # folder, the video; then the imports and the model
     question = args.question.strip()
     if not question:
         raise ConfigError("the question is empty")
     backend_cfg, infer_cfg, agent_cfg = settings(args, args.setting_keys)
+    check_method(backend_cfg.model, args.method)
+    probe(args.video)
+
+    from framescope.fileio import write_json
+    from framescope.methods import make_method
+    from framescope.models.hf import load_backend
+    from framescope.types import Sample
+
     method = make_method(args.method, agent_cfg)
-    probe(args.video)  # a bad video fails here, before a model is loaded
     quiet_transformers()
     backend = load_backend(
         backend_cfg.model,

@@ -35,7 +35,9 @@ class EvalConfig:
     out: str | None = option(None, "output folder (default: eval_<benchmark>_<method>)")
     video_dir: str | None = option(None, "video folder, instead of the layout's under data_root")
     compat: str | None = option(None, "score as a re-implementation does", COMPAT)
-    limit: int | None = option(None, "run only the first N samples, in benchmark order")
+    limit: int | None = option(
+        None, "run only N samples, spread evenly over the benchmark (every k-th: all its tasks)"
+    )
     retry_failed: bool = option(False, "rerun samples whose record is a failure")
     plots: int = option(12, "timeline plots in the report")
     backend: BackendConfig = section(BackendConfig, "the checkpoint and the device")

@@ -2,7 +2,7 @@
 
 Per process: load the benchmark's official files (:mod:`framescope.eval.benchmarks`; bad or
 missing files fail here, before a model is loaded) → its samples in annotation order (``limit``:
-the first N) → drop the samples any record file in the output folder already has (resume) →
+N of them spread evenly, so that every task is run; scored and labelled as a subset) → drop the samples any record file in the output folder already has (resume) →
 this rank's batches → ``method.run`` per batch → one record per sample appended to
 ``predictions.rank{r}.jsonl``, flushed and fsynced when the batch ends → barrier → rank 0 merges
 every record file into ``predictions.jsonl`` (benchmark order), scores it with the benchmark's
@@ -106,6 +106,14 @@ def load_items(
     if not items:
         raise EvalError(f"{bench.name}: no samples to run under {data_root}")
     return data, items
+
+
+def spread(items: Sequence[EvalItem], limit: int | None) -> list[EvalItem]:
+    """``limit`` samples spread evenly over ``items`` in benchmark order (every k-th), so that a
+    quick run of a multi-task benchmark covers every task; all of them without a limit."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    return [items[k * len(items) // limit] for k in range(limit)]
 
 
 def shard(
@@ -252,19 +260,22 @@ def evaluate(
     t0 = time.perf_counter()
     rank, world, local_rank = _dist_env()
     config = config.resolved()
+    size = config.infer.batch_for(backend.device if backend is not None else config.backend.device)
+    config = dataclasses.replace(config, infer=dataclasses.replace(config.infer, batch_size=size))
     bench = get_benchmark(config.benchmark)
     require_compat(bench, config.compat)
     method = make_method(config.method, config.agent)
     root = Path(config.data_root)
     data, items = load_items(bench, root, Path(config.video_dir) if config.video_dir else None)
-    items = items[: config.limit] if config.limit else items
+    available = len(items)
+    items = spread(items, config.limit)
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     _check_resume(out, config)
     if rank == 0:
         config.save(out)
     done = rec.recorded_ids(rec.record_files(out), config.retry_failed)
-    mine = shard(items, config.infer.batch_size, rank, world)
+    mine = shard(items, size, rank, world)
     todo = [[it for it in batch if it.id not in done] for batch in mine]
     total = sum(len(b) for b in mine)
     pending = sum(len(b) for b in todo)
@@ -294,7 +305,7 @@ def evaluate(
         _barrier(world)
         result = None
         if rank == 0:
-            result, failures = finish(out, bench, data, items, config)
+            result, failures = finish(out, bench, data, items, config, available)
     return EvalSummary(
         out_dir=out,
         benchmark=bench.name,
@@ -311,10 +322,16 @@ def evaluate(
 
 
 def finish(
-    out: Path, bench: Benchmark, data: Any, items: Sequence[EvalItem], config: EvalConfig
+    out: Path,
+    bench: Benchmark,
+    data: Any,
+    items: Sequence[EvalItem],
+    config: EvalConfig,
+    total: int,
 ) -> tuple[Result, Counter[str]]:
     """Rank 0, after every rank is done: merge the records (benchmark order), score, write
-    ``metrics.json`` and the report."""
+    ``metrics.json`` and the report; a run of fewer than the benchmark's ``total`` samples is
+    labelled as a subset."""
     from framescope.eval.report import write_report
 
     ids = [it.id for it in items]
@@ -328,8 +345,11 @@ def finish(
     subset = bench.subset(data, set(ids))
     result = bench.score(subset, bench.read_predictions([path], subset), config.compat)
     failures = Counter(k for r in merged if (k := rec.failure_kind(r)))
+    if len(ids) < total:
+        result.notes.append(f"a subset: {len(ids)} of the benchmark's {total} samples (--limit)")
     payload = result.to_dict()
     payload["samples"] = len(ids)
+    payload["subset"] = len(ids) < total
     payload["failures"] = dict(sorted(failures.items()))
     payload["predictions"] = str(path)
     write_json(out / METRICS_FILE, payload)

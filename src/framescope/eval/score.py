@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from framescope.errors import PredictionError
 from framescope.eval.benchmarks import get_benchmark
 from framescope.eval.benchmarks.base import Result, require_compat
+from framescope.eval.files import is_framescope_jsonl, read_predictions
 from framescope.fileio import write_json
 
 
@@ -17,15 +19,29 @@ def score(
     annotations: Sequence[str | os.PathLike[str]],
     predictions: Sequence[str | os.PathLike[str]],
     compat: str | None = None,
+    subset: bool = False,
 ) -> Result:
     """Load ``benchmark``'s annotation files, read the predictions (its official result format
     or framescope prediction JSON lines) and score them — the official way unless ``compat``
-    names a re-implementation to reproduce (``"lmms-eval"`` or ``"videomind"``)."""
+    names a re-implementation to reproduce (``"lmms-eval"`` or ``"videomind"``). ``subset``:
+    score only the samples framescope prediction files hold (an ``eval --limit`` run), labelled
+    as a subset, instead of requiring every annotated sample."""
     bench = get_benchmark(benchmark)
     require_compat(bench, compat)
     data = bench.load([Path(p) for p in annotations])
-    preds = bench.read_predictions([Path(p) for p in predictions], data)
-    return bench.score(data, preds, compat)
+    paths = [Path(p) for p in predictions]
+    notes = []
+    if subset:
+        ids: set[str] = set()
+        for path in paths:
+            if not is_framescope_jsonl(path):
+                raise PredictionError(f"{path}: --subset reads framescope prediction JSON lines")
+            ids |= set(read_predictions(path)[0])
+        data = bench.subset(data, ids)
+        notes.append(f"a subset: only the {len(ids)} samples with a prediction (--subset)")
+    result = bench.score(data, bench.read_predictions(paths, data), compat)
+    result.notes.extend(notes)
+    return result
 
 
 def _flatten(prefix: str, value: Any, rows: list[tuple[str, Any]]) -> None:

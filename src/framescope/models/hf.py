@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ import torch
 
 from framescope.errors import ModelError
 from framescope.families import FAMILIES
+from framescope.models import folders
 from framescope.models.backend import (
     ClipBlock,
     ForwardOutput,
@@ -54,6 +54,7 @@ from framescope.models.backend import (
     clip_fps,
     patch_times,
 )
+from framescope.models.folders import model_folder
 from framescope.models.head_features import PreNormCapture
 from framescope.models.rope import RopeSpec
 from framescope.types import Clip, Evidence
@@ -316,12 +317,10 @@ def _load_videomind(
     return backend
 
 
-DEFAULT_MODEL = "default"  # the name of the model shipped with the package
-
 # model_type in config.json → loader(path, dtype=, device=, attn_implementation=[, options]).
 LOADERS: dict[str, Loader] = {
     **{family: functools.partial(_load_qwen, family=family) for family in FAMILIES},
-    "agent_qwen2_vl": _load_videomind,  # VideoMind's released folders
+    folders.VIDEOMIND_TYPE: _load_videomind,  # VideoMind's released folders
 }
 
 
@@ -343,28 +342,11 @@ def load_backend(
     ``"sdpa"``, ``"eager"``, ``"flash_attention_2"`` (default: transformers' choice).
     VideoMind folders only: ``base_model`` overrides the base model folder their config names,
     ``roles`` selects a subset of the role adapters (default: every one present)."""
-    if str(path) == DEFAULT_MODEL:
-        raise ModelError(
-            "no default model ships with this build of framescope: pass --model PATH "
-            "(a local checkpoint folder)"
-        )
-    folder = Path(path)
-    if not folder.exists():
-        raise ModelError(f"{folder}: no such model folder")
-    if not folder.is_dir():
-        raise ModelError(
-            f"{folder}: not a folder (a model is a checkpoint folder with config.json)"
-        )
-    config = folder / "config.json"
-    if not config.is_file():
-        raise ModelError(f"{folder}: no config.json (not a transformers checkpoint folder)")
-    try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    except (ValueError, AttributeError) as e:
-        raise ModelError(f"{config}: not a readable JSON config ({e})") from e
+    folder = model_folder(path)
+    model_type = folders.model_type(folder)
     if dtype not in DTYPES:
         raise ModelError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    loader = LOADERS.get(model_type) if isinstance(model_type, str) else None
+    loader = LOADERS.get(model_type)
     if loader is None:
         raise ModelError(
             f"{folder}: unsupported model type {model_type!r}; supported: {', '.join(LOADERS)}"

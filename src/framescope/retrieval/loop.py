@@ -336,9 +336,10 @@ def run_loop(
     in order (a sample whose video cannot be read gets a trace with ``error``)."""
     engine = Engine(backend, continuation=config.continuation)
     traces: list[Trace] = []
-    for k in range(0, len(samples), config.batch_size):
+    size = config.batch_for(backend.device)
+    for k in range(0, len(samples), size):
         session, _ = run_batch(
-            engine, samples[k : k + config.batch_size], config, retrieval, method
+            engine, samples[k : k + size], config, retrieval, method
         )
         traces += session.traces
     return traces
