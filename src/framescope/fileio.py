@@ -6,11 +6,14 @@ import functools
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from framescope.errors import FramescopeError
 
 
 @functools.cache
@@ -53,6 +56,29 @@ def write_png(path: str | os.PathLike[str], image: Image.Image) -> Path:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def check_output_folder(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Refuse ``path`` as an output folder when it is a file, or a non-empty folder (old and new
+    results would mix) unless ``overwrite``; changes nothing (check before the work)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise FramescopeError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FramescopeError(
+            f"{out} is not empty: choose another folder, or pass --overwrite to replace it"
+        )
+    return out
+
+
+def output_folder(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """``path`` as an empty output folder (:func:`check_output_folder`; ``overwrite`` clears a
+    non-empty one): made when missing."""
+    out = check_output_folder(path, overwrite)
+    if out.is_dir() and any(out.iterdir()):
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:

@@ -200,15 +200,14 @@ def print_agent_trace(trace) -> None:  # trace: framescope.types.Trace
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from framescope.fileio import write_json, write_png
+    from framescope.fileio import output_folder, write_json, write_png
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
     from framescope.video.synth import demo_video
     from framescope.viz import contact_sheet
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, args.overwrite)
     t0 = time.perf_counter()
     video, event = demo_video(out / "demo.mp4", seed=args.seed)
     info = probe(video)
@@ -260,7 +259,10 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         parents=[common],
         help="synthesise a video, sample it, run dynframe with a tiny random model (no downloads)",
     )
-    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument(
+        "--out", default="demo_out", help="output folder, must be empty (default: demo_out)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="clear a non-empty --out first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--fps", type=number, default=4.0, help="density of the zoomed-in span (default 4)"

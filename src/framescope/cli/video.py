@@ -36,11 +36,12 @@ def _budget(args: argparse.Namespace):  # -> PixelBudget | None
 def cmd_sample(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from framescope.fileio import write_json, write_png
+    from framescope.fileio import check_output_folder, output_folder, write_json, write_png
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
 
+    check_output_folder(args.out, args.overwrite)  # before the work; cleared only after it
     info = probe(args.video)
     window = None
     if args.start is not None or args.end is not None:
@@ -59,8 +60,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         exact=args.exact,
         decoder=args.decoder,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, args.overwrite)
     for k, (frame, t) in enumerate(zip(clip.frames, clip.timestamps)):
         write_png(out / f"frame_{k:04d}_{t:010.3f}s.png", Image.fromarray(frame))
     write_json(out / "timestamps.json", [round(t, 6) for t in clip.timestamps], indent=None)
@@ -162,7 +162,8 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
     )
     p.add_argument("--decoder", default="pyav", choices=list(DECODERS), help="decoding backend")
     _add_budget_args(p)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="clear a non-empty --out first")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser(
@@ -170,7 +171,7 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         name="synth",
         help="write a synthetic world: H.264 videos, exact events, benchmark-format tasks",
     )
-    p.add_argument("--out", required=True, help="output folder (must be empty unless --force)")
+    p.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
     p.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
     p.add_argument("--num-videos", type=int, default=8, help="number of videos (default 8)")
     p.add_argument("--min-duration", type=int, default=30, help="shortest video, s (default 30)")
@@ -184,7 +185,13 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
     p.add_argument(
         "--max-objects", type=int, default=4, help="most shapes per video (3-5, default 4)"
     )
-    p.add_argument("--force", action="store_true", help="replace the world in a non-empty --out")
+    p.add_argument(
+        "--overwrite",
+        "--force",
+        dest="force",
+        action="store_true",
+        help="replace the world in a non-empty --out",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser(
@@ -198,7 +205,7 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         choices=FAMILIES,
         help="model family",
     )
-    p.add_argument("--out", required=True, help="output folder (must be empty unless --force)")
+    p.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
     p.add_argument(
         "--preset",
         default="tiny",
@@ -206,5 +213,11 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         help="tiny (tests), small (CPU benchmarks) or 7b (qwen2_5_vl only; ~16 GB)",
     )
     p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
-    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument(
+        "--overwrite",
+        "--force",
+        dest="force",
+        action="store_true",
+        help="replace a non-empty --out",
+    )
     p.set_defaults(func=cmd_tiny_model)
