@@ -195,10 +195,10 @@ def print_agent_trace(trace) -> None:  # trace: framescope.types.Trace
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from framescope.fileio import write_json, write_png
+    from framescope.synth import demo_video
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
-    from framescope.video.synth import demo_video
     from framescope.viz import contact_sheet
 
     out = Path(args.out)
