@@ -62,8 +62,8 @@ def episode(
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     traces = session.finish(rows)
-    assert traces[0].usage["rounds"] == len(WINDOWS), traces[0].usage
-    return rows, seconds, traces[0].usage["prompt_tokens"]
+    assert traces[0].usage.rounds == len(WINDOWS), traces[0].usage
+    return rows, seconds, traces[0].usage.prompt_tokens
 
 
 def main() -> None:

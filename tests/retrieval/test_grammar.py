@@ -170,7 +170,7 @@ def test_visual_token_budget() -> None:
 
 
 def test_budgets_report_as_plain_numbers() -> None:
-    assert Budgets().to_dict() == {
+    assert Budgets().report().to_dict() == {
         "max_frames": 128,
         "max_rounds": 3,
         "max_fps": 30.0,
