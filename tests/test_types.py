@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from framescope.settings import AgentConfig, Budgets
 from framescope.types import AgentBudgets, RetrievalBudgets, Trace, Usage
@@ -38,7 +39,7 @@ def test_a_retrieval_trace_reads_typed_and_writes_the_same_layout() -> None:
 
 
 def test_an_agent_trace_reads_typed_and_its_planner_flag_is_a_bool() -> None:
-    budgets = {k: float(v) for k, v in AgentConfig().report().to_dict().items()}  # as once written
+    budgets = {k: float(v) for k, v in asdict(AgentConfig().report()).items()}  # as once written
     usage = {"prompt_tokens": 900, "generated_tokens": 30, "injected_tokens": 9}
     usage |= {"visual_tokens": 700, "frames": 80, "role_calls": 7}
     trace = Trace.from_dict({**HEAD, "method": "videomind", "budgets": budgets, "usage": usage})

@@ -397,9 +397,6 @@ class RetrievalBudgets:
     max_fps: float
     max_visual_tokens: int
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class AgentBudgets:
@@ -422,9 +419,6 @@ class AgentBudgets:
     answer_max_frames: int
     answer_min_tokens: int
     answer_max_tokens: int
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 _CASTS: dict[str, type] = {"int": int, "float": float, "bool": bool}
@@ -497,7 +491,7 @@ class Trace:
             "steps": [s.to_dict() for s in self.steps],
             "response": self.response,
             "answer": self.answer.to_dict(),
-            "budgets": self.budgets.to_dict() if self.budgets else {},
+            "budgets": asdict(self.budgets) if self.budgets else {},
             "usage": self.usage.to_dict(),
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
