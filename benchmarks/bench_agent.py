@@ -51,11 +51,11 @@ from framescope.models.tiny import (
     save_tiny_model,
 )
 from framescope.models.videomind_ckpt import TokenIds, save_videomind
+from framescope.synth import demo_video
 from framescope.types import Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import probe
 from framescope.video.sampling import sample
-from framescope.video.synth import demo_video
 
 CANDIDATES = (Window(6.5, 9.1), Window(2, 5), Window(0, 4), Window(11, 17), Window(8, 20))
 

@@ -25,7 +25,7 @@ from framescope.eval.runner import run_eval
 from framescope.models.hf import load_backend
 from framescope.models.tiny import save_tiny_model
 from framescope.settings import InferConfig
-from framescope.video.synth import generate_world
+from framescope.synth import generate_world
 
 
 def main(argv: list[str] | None = None) -> int:

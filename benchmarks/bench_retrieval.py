@@ -36,9 +36,9 @@ from framescope.models.hf import HFBackend
 from framescope.models.tiny import build_model, build_processor
 from framescope.retrieval.grammar import format_request
 from framescope.retrieval.loop import InferConfig, RetrievalSession, Sample, scripted
+from framescope.synth import demo_video
 from framescope.types import Window
 from framescope.video.cache import FrameCache
-from framescope.video.synth import demo_video
 
 WINDOWS = (Window(3, 7), Window(8, 12), Window(13, 17))  # three 4 s retrievals at 2 fps
 
@@ -62,8 +62,8 @@ def episode(
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     traces = session.finish(rows)
-    assert traces[0].usage["rounds"] == len(WINDOWS), traces[0].usage
-    return rows, seconds, traces[0].usage["prompt_tokens"]
+    assert traces[0].usage.rounds == len(WINDOWS), traces[0].usage
+    return rows, seconds, traces[0].usage.prompt_tokens
 
 
 def main() -> None:

@@ -39,13 +39,13 @@ from framescope.eval.metrics import temporal_iou_area
 from framescope.eval.score import score
 from framescope.fileio import atomic_write_text, write_json
 from framescope.models.hf import load_backend
+from framescope.synth import generate_world
 from framescope.train import grounder_head
 from framescope.train.config import TrainConfig, load_config
 from framescope.train.model import role_budget
 from framescope.train.runtime import Run, read_metrics, seed_everything
 from framescope.train.sft import build_module, train_sft
 from framescope.types import Prediction, Window
-from framescope.video.synth import generate_world
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "synth_videomind_grounder.yaml"
 METRICS = ("R1@0.3", "R1@0.5", "R1@0.7", "R5@0.5", "mIoU")

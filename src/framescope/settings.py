@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from framescope.config import option, require, runtime, section
+from framescope.types import AgentBudgets, RetrievalBudgets
 
 # ---------------------------------------------------------------------------- VideoMind's routes
 
@@ -102,8 +103,9 @@ class Budgets:
             "max_fps > 0, max_visual_tokens >= 0",
         )
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def report(self) -> RetrievalBudgets:
+        """The budgets as ``Trace.budgets`` reports them."""
+        return RetrievalBudgets(**asdict(self))
 
 
 @dataclass(frozen=True)
@@ -237,22 +239,22 @@ class AgentConfig:
             "answer_min_len >= 0, verifier_top_k >= 1, answer_min_ratio in (0, 1]",
         )
 
-    def budgets(self) -> dict[str, float]:
-        """The numeric settings, for ``Trace.budgets``."""
-        return {
-            "planner": float(self.planner),
-            "planner_fps": self.planner_fps,
-            "planner_max_frames": self.planner_max_frames,
-            "grounder_fps": self.grounder_fps,
-            "grounder_max_frames": self.grounder_max_frames,
-            "verifier_top_k": self.verifier_top_k,
-            "verifier_fps": self.verifier_fps,
-            "verifier_max_frames": self.verifier_max_frames,
-            "role_min_tokens": self.role_tokens[0],
-            "role_max_tokens": self.role_tokens[1],
-            "answer_min_len": self.answer_min_len,
-            "answer_fps": self.answer_fps,
-            "answer_max_frames": self.answer_max_frames,
-            "answer_min_tokens": self.answer_tokens[0],
-            "answer_max_tokens": self.answer_tokens[1],
-        }
+    def report(self) -> AgentBudgets:
+        """The numeric settings as ``Trace.budgets`` reports them."""
+        return AgentBudgets(
+            planner=self.planner,
+            planner_fps=self.planner_fps,
+            planner_max_frames=self.planner_max_frames,
+            grounder_fps=self.grounder_fps,
+            grounder_max_frames=self.grounder_max_frames,
+            verifier_top_k=self.verifier_top_k,
+            verifier_fps=self.verifier_fps,
+            verifier_max_frames=self.verifier_max_frames,
+            role_min_tokens=self.role_tokens[0],
+            role_max_tokens=self.role_tokens[1],
+            answer_min_len=self.answer_min_len,
+            answer_fps=self.answer_fps,
+            answer_max_frames=self.answer_max_frames,
+            answer_min_tokens=self.answer_tokens[0],
+            answer_max_tokens=self.answer_tokens[1],
+        )

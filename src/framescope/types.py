@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -360,14 +360,88 @@ class Answer:
         return cls(obj.get("text", ""), obj.get("letter"), windows, scores)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What an episode consumed. ``prompt_tokens``: the prompt (its clip included; the agent: every
+    role call's prompt); ``generated_tokens``: sampled by the model; ``injected_tokens``: written
+    by the runtime after the prompt (prefill, spliced clips, in-band notes, forced replies);
+    ``visual_tokens`` and ``frames``: of every clip the model was shown. The retrieval loop also
+    counts fetched ``rounds`` and ``rejected`` requests, the agent its ``role_calls``; a count a
+    method does not keep is ``None`` and is left out of the JSON."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    injected_tokens: int = 0
+    visual_tokens: int = 0
+    frames: int = 0
+    rounds: int | None = None
+    rejected: int | None = None
+    role_calls: int | None = None
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Usage:
+        """Read ``to_dict``'s layout; a missing count (a failed sample's ``{}``) reads as unset."""
+        return cls(**{f.name: int(obj[f.name]) for f in fields(cls) if obj.get(f.name) is not None})
+
+
+@dataclass(frozen=True)
+class RetrievalBudgets:
+    """The retrieval limits an episode ran under, as a trace reports them
+    (``framescope.settings.Budgets`` declares and checks them)."""
+
+    max_frames: int
+    max_rounds: int
+    max_fps: float
+    max_visual_tokens: int
+
+
+@dataclass(frozen=True)
+class AgentBudgets:
+    """VideoMind's per-role limits an episode ran under, as a trace reports them
+    (``framescope.settings.AgentConfig`` declares and checks them; ``role_*_tokens`` are its
+    ``role_tokens`` bounds, ``answer_*_tokens`` its ``answer_tokens``)."""
+
+    planner: bool
+    planner_fps: float
+    planner_max_frames: int
+    grounder_fps: float
+    grounder_max_frames: int
+    verifier_top_k: int
+    verifier_fps: float
+    verifier_max_frames: int
+    role_min_tokens: int
+    role_max_tokens: int
+    answer_min_len: float
+    answer_fps: float
+    answer_max_frames: int
+    answer_min_tokens: int
+    answer_max_tokens: int
+
+
+_CASTS: dict[str, type] = {"int": int, "float": float, "bool": bool}
+
+
+def _budgets(obj: dict[str, Any]) -> RetrievalBudgets | AgentBudgets | None:
+    """A trace's budgets from their JSON object: none (``{}``: a method without limits), the
+    retrieval loop's (they have ``max_rounds``) or the agent's; each number cast to its field's
+    type (traces written before these records have the agent's ``planner`` as ``1.0``)."""
+    if not obj:
+        return None
+    cls = RetrievalBudgets if "max_rounds" in obj else AgentBudgets
+    return cls(**{f.name: _CASTS[str(f.type)](obj[f.name]) for f in fields(cls)})
+
+
 @dataclass
 class Trace:
     """Everything one inference episode did, JSON-serialisable (``to_dict`` / ``from_dict``).
 
     ``overview`` is the clip in the prompt, ``steps`` the segments of the assistant turn,
     ``response`` the assistant text with ``"<video>"`` where a clip was spliced (DynFrame's
-    training-data layout) and in-band notes verbatim. ``budgets`` are the limits in force,
-    ``usage`` the totals (prompt / generated tokens, visual tokens, frames, rounds, rejected).
+    training-data layout) and in-band notes verbatim. ``budgets`` are the limits in force (none
+    for a method without any), ``usage`` the totals.
     ``error`` names why the sample failed (then most fields are empty).
     """
 
@@ -381,8 +455,8 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     response: str = ""
     answer: Answer = field(default_factory=Answer)
-    budgets: dict[str, float] = field(default_factory=dict)
-    usage: dict[str, float] = field(default_factory=dict)
+    budgets: RetrievalBudgets | AgentBudgets | None = None
+    usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     seconds: float = 0.0
     error: str | None = None
@@ -417,8 +491,8 @@ class Trace:
             "steps": [s.to_dict() for s in self.steps],
             "response": self.response,
             "answer": self.answer.to_dict(),
-            "budgets": dict(self.budgets),
-            "usage": dict(self.usage),
+            "budgets": asdict(self.budgets) if self.budgets else {},
+            "usage": self.usage.to_dict(),
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
             "error": self.error,
@@ -437,8 +511,8 @@ class Trace:
             steps=[Step.from_dict(s) for s in obj.get("steps", ())],
             response=obj.get("response", ""),
             answer=Answer.from_dict(obj.get("answer", {})),
-            budgets=dict(obj.get("budgets", {})),
-            usage=dict(obj.get("usage", {})),
+            budgets=_budgets(obj.get("budgets") or {}),
+            usage=Usage.from_dict(obj.get("usage") or {}),
             stop_reason=obj.get("stop_reason"),
             seconds=float(obj.get("seconds", 0.0)),
             error=obj.get("error"),

@@ -16,8 +16,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from framescope.settings import AgentConfig
+from framescope.synth import demo_video
 from framescope.types import Window
-from framescope.video.synth import demo_video
 from models.released_videomind import ReleasedFixture, build_released_checkpoint
 
 # Smaller clips than the release's (same code paths): keeps every test file fast on 2 cores.

@@ -90,7 +90,7 @@ def test_each_role_is_one_batched_call_and_the_trace_says_everything(
         assert [s.adapter for s in t.steps] == ["grounder"] + ["verifier"] * 5 + [None]
         assert all(s.status == "final" and s.evidence is not None for s in t.steps)
         assert all(s.prompt and s.seconds > 0 for s in t.steps)
-        assert t.usage["role_calls"] == 7 and t.usage["frames"] == sum(
+        assert t.usage.role_calls == 7 and t.usage.frames == sum(
             s.evidence.frames for s in t.steps
         )
         assert t.answer.windows and len(t.answer.windows) == len(t.answer.scores) == 5

@@ -36,7 +36,7 @@ def dump():
 @pytest.fixture(scope="session")
 def eval_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-video synthetic world (15 s): ~20 samples over its three tasks."""
-    from framescope.video.synth import generate_world
+    from framescope.synth import generate_world
 
     root = tmp_path_factory.mktemp("eval_world") / "world"
     generate_world(root, seed=0, num_videos=1, duration=(15, 15))

@@ -15,9 +15,9 @@ from framescope.models.backend import Segment, clip_fps, patch_times
 from framescope.models.engine import pad_right, score_next_tokens
 from framescope.models.hf import load_backend
 from framescope.models.tiny import FAMILIES
+from framescope.synth import demo_video
 from framescope.types import Clip, Window
 from framescope.video.sampling import sample
-from framescope.video.synth import demo_video
 
 from .conftest import clip_for, make_clip
 

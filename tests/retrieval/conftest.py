@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from framescope.models.tiny import FAMILIES, save_tiny_model
+from framescope.synth import demo_video
 from framescope.types import Window
-from framescope.video.synth import demo_video
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def test_infer_prints_answer_evidence_and_budget(
     budget = next(line for line in lines if line.startswith("budget: "))
     assert budget.startswith("budget: 1/3 retrievals, 0 rejected, ") and "5 generated" in budget
     trace = Trace.from_dict(json.loads(out.read_text()))
-    assert trace.options == ("red", "blue") and trace.usage["generated_tokens"] == 5
+    assert trace.options == ("red", "blue") and trace.usage.generated_tokens == 5
     assert main([*argv, "--method", "direct"]) == 0
     assert "budget: no retrieval, 0 rejected" in capsys.readouterr().out
 

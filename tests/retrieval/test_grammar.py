@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -170,7 +172,7 @@ def test_visual_token_budget() -> None:
 
 
 def test_budgets_report_as_plain_numbers() -> None:
-    assert Budgets().to_dict() == {
+    assert asdict(Budgets().report()) == {
         "max_frames": 128,
         "max_rounds": 3,
         "max_fps": 30.0,

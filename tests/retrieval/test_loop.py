@@ -57,10 +57,10 @@ def test_prefilled_request_fetches_what_sample_gives(
     assert ev is not None and ev.timestamps == want.timestamps and ev.window == want.window
     assert ev.frame_size == want.frames.shape[1:3]
     assert trace.response.startswith(first.text + "<video>")
-    assert trace.usage["rounds"] == 1
-    assert trace.usage["visual_tokens"] == trace.overview.visual_tokens + ev.visual_tokens
+    assert trace.usage.rounds == 1
+    assert trace.usage.visual_tokens == trace.overview.visual_tokens + ev.visual_tokens
     assert trace.steps[-1].status == "final" and trace.steps[-1].tokens_out == 12
-    assert trace.usage["generated_tokens"] == 12 and trace.stop_reason == "length"
+    assert trace.usage.generated_tokens == 12 and trace.stop_reason == "length"
     write_json(tmp_path / "trace.json", trace.to_dict())
     assert Trace.from_dict(json.loads((tmp_path / "trace.json").read_text())) == trace
 
@@ -71,7 +71,7 @@ def test_overview_in_the_prompt(backends: dict, demo: tuple) -> None:
     (trace,) = run_loop(be, [Sample("o", str(video), "Q?")], CONFIG)
     want = sample(video, fps=0.5, max_frames=64, budget=be.pixel_budget())
     assert trace.overview is not None and trace.overview.timestamps == want.timestamps
-    assert trace.duration == pytest.approx(20.0) and trace.budgets == Budgets().to_dict()
+    assert trace.duration == pytest.approx(20.0) and trace.budgets == Budgets().report()
 
 
 def run_rows(be: Any, samples: list[Sample], config: InferConfig, script: list[str] = ()):
@@ -104,11 +104,11 @@ def test_rejected_requests_are_recorded_and_told_in_band(
     note = rejection_note(step.reason)
     assert step.injected == note and step.tokens_in == len(be.encode_text(prefill + note))
     # the note is in the sequence the model continued from, as runtime tokens
-    after = row.tokens[trace.usage["prompt_tokens"] :]
+    after = row.tokens[trace.usage.prompt_tokens :]
     assert be.decode(after[: step.tokens_in]) == prefill + note
-    assert row.mask[trace.usage["prompt_tokens"] :][: step.tokens_in] == [0] * step.tokens_in
-    assert trace.usage["rounds"] == 0 and trace.usage["rejected"] >= 1
-    assert trace.usage["visual_tokens"] == trace.overview.visual_tokens
+    assert row.mask[trace.usage.prompt_tokens :][: step.tokens_in] == [0] * step.tokens_in
+    assert trace.usage.rounds == 0 and trace.usage.rejected >= 1
+    assert trace.usage.visual_tokens == trace.overview.visual_tokens
 
 
 def test_token_budget_rejects_and_frame_cap_caps(backends: dict, demo: tuple) -> None:
@@ -142,7 +142,7 @@ def test_max_rounds_is_honoured(backends: dict, demo: tuple) -> None:
     assert "limit of 3 retrievals" in trace.steps[3].reason
     assert [s.request.window.start for s in trace.steps[:4]] == [0, 3, 8, 12]
     assert [s.tokens_out for s in trace.steps] == [0, 3, 3, 3, 11]
-    assert trace.usage["rounds"] == 3 and len(trace.evidence) == 3
+    assert trace.usage.rounds == 3 and len(trace.evidence) == 3
 
 
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl"])
@@ -165,7 +165,7 @@ def test_direct_method_never_retrieves(backends: dict, demo: tuple) -> None:
     video, event = demo
     (trace,) = get_method("direct").run(backends["qwen3_vl"], [prefilled(video, event, 4)], CONFIG)
     assert trace.method == "direct" and [s.status for s in trace.steps] == ["final"]
-    assert trace.budgets == {} and trace.usage["rounds"] == 0
+    assert trace.budgets is None and trace.usage.rounds == 0
     assert sorted(METHODS) == ["direct", "dynframe", "videomind"]
 
 

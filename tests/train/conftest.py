@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from framescope.models.tiny import FAMILIES, save_tiny_model
+from framescope.synth import generate_world
 from framescope.train.config import TrainConfig, load_config
-from framescope.video.synth import generate_world
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL_WORLD = {"duration": (16, 18), "fps": 10, "size": (160, 120), "num_objects": (3, 4)}

@@ -103,7 +103,7 @@ def test_rollouts_come_from_the_retrieval_loop(world: Path, bases: dict[str, Pat
     for r in rollouts:
         assert r.trace.method == "dynframe" and r.trace.stop_reason in ("stop", "length")
         assert len(r.mask) == len(r.tokens) - r.prompt_len == len(r.logprobs)
-        assert sum(r.mask) == r.trace.usage["generated_tokens"] <= 8
+        assert sum(r.mask) == r.trace.usage.generated_tokens <= 8
         assert all(lp <= 0 for lp, m in zip(r.logprobs, r.mask) if m)
         assert len(r.vision) >= 1  # the prompt's video
     again = generate(backend, records, [0, 1], step=0, config=config, group_size=4)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 
 from framescope.errors import ModelError
-from framescope.models.backend import ClipBlock, Segment
+from framescope.models.backend import Backend, ClipBlock, Segment
 from framescope.models.engine import Row
-from framescope.models.hf import HFBackend
 from framescope.types import Clip, Window
 from framescope.video.sampling import PixelBudget
 
@@ -42,14 +41,14 @@ def clean_query(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().strip(".").strip()
 
 
-def role_budget(backend: HFBackend, min_tokens: int, max_tokens: int) -> PixelBudget:
+def role_budget(backend: Backend, min_tokens: int, max_tokens: int) -> PixelBudget:
     """Per-frame pixel bounds as merged-token counts (the release: ``N × 28 × 28`` pixels)."""
     f = backend.pixel_budget().factor
     return PixelBudget(min_tokens * f * f, max_tokens * f * f, f)
 
 
 def role_prompt(
-    backend: HFBackend, text: str, clip: Clip, system: str | None = None
+    backend: Backend, text: str, clip: Clip, system: str | None = None
 ) -> tuple[Segment, ClipBlock]:
     """The chat-template prompt with ``clip`` then ``text``, the clip as a bare vision block (no
     time header; see the module docstring). Returns the prompt and the clip's block."""
@@ -62,7 +61,7 @@ def role_prompt(
     return segment, block
 
 
-def first_token(backend: HFBackend, word: str) -> int:
+def first_token(backend: Backend, word: str) -> int:
     """The id of ``word``'s first token (Qwen's vocabulary has "Yes" and "No" as single tokens)."""
     ids = backend.encode_text(word)
     if not ids:
@@ -70,7 +69,7 @@ def first_token(backend: HFBackend, word: str) -> int:
     return ids[0]
 
 
-def reply_text(backend: HFBackend, row: Row, start: int) -> str:
+def reply_text(backend: Backend, row: Row, start: int) -> str:
     """Everything the row holds from token ``start`` on, special tokens kept (``<|reg|>`` is one),
     without the stop token that ended it."""
     tokens = row.tokens[start:]

@@ -32,9 +32,9 @@ from collections.abc import Sequence
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from framescope.models.backend import Backend
 from framescope.models.engine import Injection, Row
 from framescope.models.head_features import pool_video_features
-from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates, TimestampHead, decode
 from framescope.types import Window
 
@@ -73,7 +73,7 @@ class RegCapture:
     first ``<|reg|>`` after token ``starts[i]`` (sampled or injected). Needs
     ``Engine(pre_norm=True)``; queues nothing."""
 
-    def __init__(self, backend: HFBackend, reg_id: int, starts: Sequence[int]) -> None:
+    def __init__(self, backend: Backend, reg_id: int, starts: Sequence[int]) -> None:
         self.backend = backend
         self.reg_id = reg_id
         self.starts = list(starts)

@@ -37,9 +37,8 @@ import torch
 
 from framescope.agent.common import pad_span
 from framescope.errors import ConfigError
-from framescope.models.backend import ClipBlock, Segment
+from framescope.models.backend import Backend, ClipBlock, Segment
 from framescope.models.engine import score_next_tokens
-from framescope.models.hf import HFBackend
 from framescope.models.timestamp_head import Candidates
 from framescope.settings import VERIFIER_SCORES
 from framescope.types import Window
@@ -112,7 +111,7 @@ def insert_seg_tokens(
 
 
 def mark_candidate(
-    backend: HFBackend, prompt: Segment, block: ClipBlock, z: Zoom, seg_ids: tuple[int, int]
+    backend: Backend, prompt: Segment, block: ClipBlock, z: Zoom, seg_ids: tuple[int, int]
 ) -> Segment:
     """``prompt`` (holding ``block``, the clip of ``z.window``) with ``seg_ids`` inserted before
     the temporal patches where ``z.candidate`` starts and ends (:func:`seg_patches`,
@@ -133,7 +132,7 @@ def combine(logprobs: torch.Tensor, score: str = "logit") -> list[float]:
 
 
 def score_candidates(
-    backend: HFBackend, prompts: Sequence[Segment], yes_no: tuple[int, int], score: str = "logit"
+    backend: Backend, prompts: Sequence[Segment], yes_no: tuple[int, int], score: str = "logit"
 ) -> list[float]:
     """One batched forward pass over every marked prompt with the verifier adapter; one score
     each, in order."""

@@ -81,12 +81,12 @@ def print_trace(trace) -> None:  # trace: framescope.types.Trace
                 print(f"  note: {note}")
         elif step.status == "rejected":
             print(f"rejected {k}: {step.reason}")
-    u, b = trace.usage, trace.budgets
-    rounds = f"{u['rounds']}/{int(b['max_rounds'])} retrievals" if b else "no retrieval"
-    limit = f"/{int(b['max_visual_tokens'])}" if b else ""
+    u, b = trace.usage, trace.budgets  # b: RetrievalBudgets, or None without retrieval
+    rounds = f"{u.rounds}/{b.max_rounds} retrievals" if b else "no retrieval"
+    limit = f"/{b.max_visual_tokens}" if b else ""
     print(
-        f"budget: {rounds}, {u['rejected']} rejected, {u['visual_tokens']}{limit} visual tokens, "
-        f"{u['frames']} frames, {u['prompt_tokens']} prompt + {u['generated_tokens']} generated "
+        f"budget: {rounds}, {u.rejected} rejected, {u.visual_tokens}{limit} visual tokens, "
+        f"{u.frames} frames, {u.prompt_tokens} prompt + {u.generated_tokens} generated "
         f"tokens, {trace.seconds:.1f} s (stop: {trace.stop_reason})"
     )
 
@@ -192,19 +192,18 @@ def print_agent_trace(trace) -> None:  # trace: framescope.types.Trace
         print(f"{step.role} ({adapter}, {step.seconds:.2f} s): {what}; saw {seen}{note}")
     u = trace.usage
     print(
-        f"usage: {int(u.get('role_calls', 0))} role calls, {int(u.get('frames', 0))} frames, "
-        f"{int(u.get('visual_tokens', 0))} visual tokens, {int(u.get('prompt_tokens', 0))} prompt "
-        f"+ {int(u.get('generated_tokens', 0))} generated tokens, {trace.seconds:.1f} s "
-        f"(stop: {trace.stop_reason})"
+        f"usage: {u.role_calls} role calls, {u.frames} frames, {u.visual_tokens} visual tokens, "
+        f"{u.prompt_tokens} prompt + {u.generated_tokens} generated tokens, "
+        f"{trace.seconds:.1f} s (stop: {trace.stop_reason})"
     )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from framescope.fileio import output_folder, write_json, write_png
+    from framescope.synth import demo_video
     from framescope.types import Window
     from framescope.video.probe import probe
     from framescope.video.sampling import sample
-    from framescope.video.synth import demo_video
     from framescope.viz import contact_sheet
 
     out = output_folder(args.out, args.overwrite)

@@ -72,7 +72,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from framescope.video.synth import generate_world
+    from framescope.synth import generate_world
 
     t0 = time.perf_counter()
     manifest = generate_world(

@@ -70,7 +70,7 @@ def summarize(trace: Trace, failure: str | None = None) -> dict[str, Any]:
             for e in trace.evidence
         ],
         "rejected": [s.reason for s in trace.steps if s.status == "rejected"],
-        "usage": dict(trace.usage),
+        "usage": trace.usage.to_dict(),
         "failure": failure,
         "seconds": round(trace.seconds, 3),
     }

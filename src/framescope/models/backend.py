@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from framescope.models.rope import RopeSpec
 from framescope.types import Clip, Evidence
 from framescope.video.sampling import TEMPORAL_PATCH, PixelBudget
+
+if TYPE_CHECKING:
+    from framescope.models.videomind_ckpt import VideoMind
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,18 @@ class ForwardOutput:
 
 
 class Backend(Protocol):
-    """A loaded model family: tokenizer, vision-block layout and one forward pass."""
+    """A loaded model family: tokenizer, vision-block layout and one forward pass; and, when it was
+    loaded from a VideoMind checkpoint, the agent's roles and timestamp head (``videomind``)."""
 
     family: str
     device: torch.device
     rope: RopeSpec
     pad_token_id: int
     stop_token_ids: tuple[int, ...]
+    vision_start_id: int  # opens every vision block
+    video_token_id: int  # the block's pad token, one per merged visual token
+    merge: int  # spatial merge size: merge × merge patches make one visual token
+    videomind: VideoMind | None  # roles, head and token ids of a VideoMind checkpoint, else None
 
     def pixel_budget(self) -> PixelBudget:
         """The per-frame pixel bounds the checkpoint's video processor uses; sample clips with it."""

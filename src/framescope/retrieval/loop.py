@@ -51,7 +51,7 @@ from framescope.retrieval.grammar import (
 )
 from framescope.settings import InferConfig
 from framescope.text import answer_region, choice, parse_spans
-from framescope.types import LETTERS, Answer, Evidence, Sample, Step, Trace, Window
+from framescope.types import LETTERS, Answer, Evidence, Sample, Step, Trace, Usage, Window
 from framescope.video.cache import FrameCache
 from framescope.video.probe import VideoInfo, probe
 from framescope.video.sampling import (
@@ -191,7 +191,7 @@ class RetrievalSession:
                 video=s.video,
                 question=s.question,
                 options=tuple(s.options),
-                budgets=config.budgets.to_dict() if retrieval else {},
+                budgets=config.budgets.report() if retrieval else None,
             )
             self.traces.append(trace)
             try:
@@ -292,15 +292,15 @@ class RetrievalSession:
             frames = (trace.overview.frames if trace.overview else 0) + sum(
                 e.frames for e in trace.evidence
             )
-            trace.usage = {
-                "prompt_tokens": ep.prompt_len,
-                "generated_tokens": row.sampled,
-                "injected_tokens": len(row.tokens) - ep.prompt_len - row.sampled,
-                "visual_tokens": ep.used.visual_tokens,
-                "frames": frames,
-                "rounds": ep.used.rounds,
-                "rejected": sum(s.status == "rejected" for s in trace.steps),
-            }
+            trace.usage = Usage(
+                prompt_tokens=ep.prompt_len,
+                generated_tokens=row.sampled,
+                injected_tokens=len(row.tokens) - ep.prompt_len - row.sampled,
+                visual_tokens=ep.used.visual_tokens,
+                frames=frames,
+                rounds=ep.used.rounds,
+                rejected=sum(s.status == "rejected" for s in trace.steps),
+            )
             trace.seconds = time.perf_counter() - ep.t0
         return self.traces
 

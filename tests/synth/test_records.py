@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from framescope.data import (
     GrounderRecord,
     read_dm_cot,
@@ -13,16 +9,8 @@ from framescope.data import (
     read_grounder,
     read_planner,
 )
-from framescope.types import Window
-from framescope.video.synth import WORLD_FILES, generate_world
-
-SMALL = {"duration": (16, 20), "fps": 10, "size": (160, 120), "num_objects": (3, 5)}
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("world")
-    return out, generate_world(out, seed=5, num_videos=3, **SMALL)
+from framescope.synth import WORLD_FILES
+from framescope.types import LETTERS, Window
 
 
 def _tasks(manifest: dict) -> list[tuple[dict, dict]]:
@@ -37,7 +25,7 @@ def _answer(task: dict) -> str:
     if task["kind"] == "moment_retrieval":
         s = _span(task)
         return f"{s.start:.2f} - {s.end:.2f}"
-    return "ABCDE"[task["answer_index"]]
+    return LETTERS[task["answer_index"]]
 
 
 def test_dm_cot_rows_retrieve_the_evidence_at_its_density_and_answer(world):

@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from framescope.types import Window
-from framescope.video.synth_scene import (
+from framescope.synth.scene import (
     PALETTE,
     SHAPES,
     STOPS,
@@ -37,10 +36,10 @@ from framescope.video.synth_scene import (
     ObjectState,
     Scene,
 )
+from framescope.types import LETTERS, Window
 
 MIN_FRAMES_IN_SPAN = 4  # a short event's span holds at least this many sampled frames
 MAX_DYNFRAME_FPS = 30  # DynFrame accepts integer densities 1-30
-LETTERS = "ABCDE"
 GROUNDING_PROMPT = (
     "<video>\nGive you a textual query: {query}\n"
     "When does the described content occur in the video?\n"

@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 
 from framescope.cli import main
-from framescope.types import Window
-from framescope.video import decode, probe, sample
-from framescope.video.synth import (
+from framescope.synth import (
     BACKGROUND,
     PALETTE,
     WORLD_FILES,
@@ -24,21 +22,17 @@ from framescope.video.synth import (
     generate_world,
     make_video,
 )
+from framescope.types import Window
+from framescope.video import decode, probe, sample
 
-SMALL = {"duration": (16, 20), "fps": 10, "size": (160, 120), "num_objects": (3, 5)}
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("world")
-    return out, generate_world(out, seed=7, num_videos=3, **SMALL)
+from .conftest import SEED, SMALL
 
 
 def _scenes(world: tuple[Path, dict]) -> list[tuple[Path, Scene, dict]]:
     out, manifest = world
     result = []
     for index, video in enumerate(manifest["videos"]):
-        scene, _ = make_video(7, index, **SMALL)
+        scene, _ = make_video(SEED, index, **SMALL)
         result.append((out / video["path"], scene, video))
     return result
 
@@ -91,7 +85,7 @@ def _frames(path: Path, scene: Scene, frames: list[int]) -> dict[int, np.ndarray
 
 def test_same_seed_same_world_to_the_byte(world, tmp_path):
     out, manifest = world
-    again = generate_world(tmp_path / "again", seed=7, num_videos=3, **SMALL)
+    again = generate_world(tmp_path / "again", seed=SEED, num_videos=3, **SMALL)
     assert again == manifest
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         rel = path.relative_to(out)
@@ -100,10 +94,10 @@ def test_same_seed_same_world_to_the_byte(world, tmp_path):
 
 def test_videos_do_not_depend_on_world_size_and_seeds_differ(world):
     _, manifest = world
-    scene, tasks = make_video(7, 2, **SMALL)
+    scene, tasks = make_video(SEED, 2, **SMALL)
     assert manifest["videos"][2]["events"] == [e.to_dict() for e in scene.events]
     assert manifest["videos"][2]["tasks"] == [t.to_dict() for t in tasks]
-    other, _ = make_video(8, 2, **SMALL)
+    other, _ = make_video(SEED + 1, 2, **SMALL)
     assert other.to_dict()["events"] != scene.to_dict()["events"]
 
 

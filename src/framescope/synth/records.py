@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from framescope.video.synth_scene import Event, Scene
-from framescope.video.synth_tasks import (
-    LETTERS,
+from framescope.synth.scene import Event, Scene
+from framescope.synth.tasks import (
     Task,
     WorldVideo,
     asked,
@@ -26,6 +25,7 @@ from framescope.video.synth_tasks import (
     dynframe_prompt,
     span_text,
 )
+from framescope.types import LETTERS
 
 
 def _events(scene: Scene, task: Task) -> list[Event]:

@@ -1,6 +1,5 @@
-"""The synthetic world: real H.264 videos of coloured shapes with scripted events and exact ground
-truth, in the file formats of real benchmarks. Tests, benchmarks, the demo, training and evaluation
-all use it.
+"""A whole synthetic world written to a folder, one video planned in memory, the demo's video.
+Tests, benchmarks, the demo, training and evaluation all use it.
 
 ``generate_world(out, seed, num_videos)`` writes (paths inside files are relative to ``out``)::
 
@@ -32,56 +31,30 @@ from typing import Any
 import numpy as np
 
 from framescope.fileio import atomic_write_text, write_json
-from framescope.video.encode import write_video
-from framescope.video.synth_records import dm_cot_rows, grounder_rows, planner_rows
-from framescope.video.synth_scene import (
-    ALLOWED_FPS,
+from framescope.synth.records import dm_cot_rows, grounder_rows, planner_rows
+from framescope.synth.scene import (
     BACKGROUND,
     PALETTE,
     SHAPES,
     STOPS,
     Event,
-    ObjectState,
     Scene,
-    SceneObject,
     SynthError,
     check_config,
     plan_scene,
-    shape_mask,
 )
-from framescope.video.synth_tasks import (
+from framescope.synth.tasks import (
     Task,
     WorldVideo,
     build_tasks,
     charades_sta_text,
     dm_rl_rows,
     jsonl_text,
-    needed_fps,
     nextgqa_csv_text,
     nextgqa_gsub,
     videomme_records,
 )
-
-__all__ = [
-    "ALLOWED_FPS",
-    "BACKGROUND",
-    "PALETTE",
-    "SHAPES",
-    "STOPS",
-    "WORLD_FILES",
-    "Event",
-    "ObjectState",
-    "Scene",
-    "SceneObject",
-    "SynthError",
-    "Task",
-    "demo_video",
-    "generate_world",
-    "make_video",
-    "needed_fps",
-    "shape_mask",
-    "write_scene_video",
-]
+from framescope.video.encode import write_video
 
 WORLD_FORMAT, WORLD_VERSION = "framescope-synth-world", 1
 WORLD_FILES = {
