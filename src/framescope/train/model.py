@@ -142,8 +142,9 @@ def add_request_tokens(backend: HFBackend, generator: torch.Generator) -> list[s
     text), then, only when the tokenizer outgrew the embedding rows, ``resize_token_embeddings``
     padded to a multiple of 64 with every new row — input embeddings and LM head, padding rows
     included — set to the mean of the old rows plus N(0, 1/hidden) noise. A real Qwen-VL pads its
-    vocabulary (Qwen3-VL: 151,936 rows for ~151,670 tokens), so there the new tokens take unused
-    rows as the checkpoint has them and nothing is resized — also as released. Deviation: the
+    vocabulary (Qwen3-VL-4B: 151,936 rows for 151,669 tokens), so there the new tokens take ids
+    151669–151672 (the release's runtime watches ``</fps>`` = 151672) on unused rows as the
+    checkpoint has them, and nothing is resized — also as released. Deviation: the
     noise comes from ``generator`` (the run's seed), not the global RNG.
     """
     model = backend.model
