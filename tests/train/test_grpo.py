@@ -62,7 +62,7 @@ def test_segment_and_trajectory_advantages_by_hand(world: Path, bases: dict[str,
     def z(d: float) -> float:
         return (d / 2) / (abs(d) / math.sqrt(2) + 1e-4)
 
-    def group_scaled(s: float) -> float:  # a group's two sums ±s: over their std (s·sqrt(2)) + 1e-4
+    def group_scaled(s: float) -> float:  # a group's two sums ±s: over std (s·sqrt(2)) + 1e-4
         return s / (abs(s) * math.sqrt(2) + 1e-4)
 
     answer = group_scaled(0.1 * z(0.2) + 0.6 * z(1.0))  # format, accuracy

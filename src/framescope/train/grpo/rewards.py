@@ -2,9 +2,10 @@
 
 Every reward takes the rollouts' texts — what the policy sampled, nothing the runtime injected
 (clips, rejection notes, prefills): :attr:`framescope.train.grpo.rollout.Rollout.text` — their
-DM-RL records and, optionally, the retrieval requests in each rollout, and returns one float per rollout in ``[0, 1]`` (TRL's calling convention). They
-are built on the evaluation code: IoU from :mod:`framescope.eval.metrics`, spans from the total
-parser in :mod:`framescope.eval.answers`, requests from the runtime's grammar.
+DM-RL records and, optionally, the retrieval requests in each rollout, and returns one float per
+rollout in ``[0, 1]`` (TRL's calling convention). They are built on the evaluation code: IoU
+from :mod:`framescope.eval.metrics`, spans from the total parser in
+:mod:`framescope.eval.answers`, requests from the runtime's grammar.
 
 =============  ======  =======================================================================
 reward         weight  what it scores

@@ -23,9 +23,9 @@ and the decisions on rollouts that never retrieve or retrieve several times, are
 docstring (:mod:`framescope.train.grpo`).
 
 Normalisation over processes: advantages use the rewards of the whole global batch (every
-normalisation is per prompt group, and a process holds whole groups); the loss is the sequence mean over all
-rollouts with sampled tokens (or the token mean over all sampled tokens), counted globally — so
-two processes compute the same step as one.
+normalisation is per prompt group, and a process holds whole groups); the loss is the sequence
+mean over all rollouts with sampled tokens (or the token mean over all sampled tokens), counted
+globally — so two processes compute the same step as one.
 """
 
 from __future__ import annotations
