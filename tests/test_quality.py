@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_ruff_clean():
-    if shutil.which("ruff") is None:
-        pytest.skip("ruff not installed (pip install -e '.[dev]')")
+    pytest.importorskip("ruff")  # it runs as `python -m ruff`: importable is what counts
     proc = _run("ruff", "check", "src", "tests", "benchmarks")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

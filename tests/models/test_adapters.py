@@ -5,7 +5,6 @@ the measured switch time (printed, never asserted)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from safetensors.torch import load_file
 
 from framescope.errors import ModelError
 from framescope.models.adapters import (
-    LoraSpec,
     Roles,
     attention_modules,
     role_config,
@@ -25,7 +23,6 @@ from framescope.models.adapters import (
 from framescope.models.tiny import build_model, perturb_adapters
 
 IDS = torch.tensor([[5, 17, 250, 300, 286, 42, 43, 256, 1, 99]])
-SWITCH_COUNT = 200
 
 
 def randomise(roles: Roles, seed: int = 0) -> Roles:
@@ -225,51 +222,3 @@ def test_training_flags_follow_the_role() -> None:
     with roles.use("planner"):
         names = trainable()
         assert names and all(".planner." in n and "lora_" in n for n in names)
-
-
-def switch_times(roles: Roles) -> tuple[float, float]:
-    """Mean ms per switch: ``Roles`` (planner → grounder → verifier → Answerer, cycling) and
-    ``PeftModel.set_adapter`` (planner → grounder → verifier)."""
-    order = ["planner", "grounder", "verifier", None]
-    start = time.perf_counter()
-    for i in range(SWITCH_COUNT):
-        roles._apply(order[i % 4])
-    ours = (time.perf_counter() - start) / SWITCH_COUNT * 1e3
-    model = roles.model
-    start = time.perf_counter()
-    for i in range(SWITCH_COUNT):
-        model.set_adapter(order[i % 3])
-    return ours, (time.perf_counter() - start) / SWITCH_COUNT * 1e3
-
-
-def test_switch_time(roles: Roles, capsys: pytest.CaptureFixture[str]) -> None:
-    """Measured, not asserted (a shared CPU; performance claims belong to benchmarks/)."""
-    ours, plain = switch_times(roles)
-    kind = "trainable" if roles.trainable else "frozen"
-    with capsys.disabled():
-        print(
-            f"\n[switch time, tiny qwen2_vl, {kind}] Roles.use {ours:.3f} ms, "
-            f"PeftModel.set_adapter {plain:.3f} ms"
-        )
-
-
-def test_switch_time_at_2b_module_count(capsys: pytest.CaptureFixture[str]) -> None:
-    """Qwen2-VL-2B's module structure (28 text layers → 112 LoRA targets, 32 vision blocks) at
-    tiny widths: switching cost is per module, not per weight."""
-    from transformers import AutoModelForImageTextToText
-
-    from framescope.models.tiny import model_config
-
-    config = model_config("qwen2_vl")
-    config.text_config.num_hidden_layers = 28
-    config.text_config.layer_types = ["full_attention"] * 28
-    config.vision_config.depth = 32
-    model = AutoModelForImageTextToText.from_config(config).eval()
-    roles = Roles.create(model, spec=LoraSpec(r=8, alpha=8), trainable=False)
-    assert len(attention_modules(model)) == 112
-    ours, plain = switch_times(roles)
-    with capsys.disabled():
-        print(
-            f"\n[switch time, 2B module structure, frozen] Roles.use {ours:.3f} ms, "
-            f"PeftModel.set_adapter {plain:.3f} ms"
-        )

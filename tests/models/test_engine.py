@@ -140,6 +140,18 @@ def test_sample_token_filters() -> None:
         Sampling(top_p=0)
 
 
+def test_log_prob_is_the_tempered_policy() -> None:
+    """At T = 0.7 the recorded log-prob is log softmax(logits / 0.7) — what RL recomputes — not
+    the temperature-1 value; top-k and top-p change the draw, not the log-prob."""
+    logits = torch.tensor([0.0, 5.0, 4.9, -3.0])
+    gen = torch.Generator().manual_seed(0)
+    tempered = torch.log_softmax(logits / 0.7, dim=0)
+    for _ in range(20):
+        token, logprob = sample_token(logits, Sampling(0.7, top_p=0.9, top_k=3), gen)
+        assert logprob == pytest.approx(float(tempered[token]), abs=1e-6)
+        assert logprob != pytest.approx(float(torch.log_softmax(logits, 0)[token]), abs=1e-3)
+
+
 def test_stops_and_hook_finish(backends: dict) -> None:
     be = backends["qwen2_vl"]
     engine = Engine(be)

@@ -33,25 +33,40 @@ def test_group_normalize_by_hand():
         group_normalize(T([1.0, 2.0, 3.0]), 2)
 
 
-def test_released_aggregation_normalize_then_sum_by_hand():
-    # two prompts x two rollouts; rewards accuracy (w 0.6) and fps (w 0.3)
-    rewards = T([[1.0, 0.0], [0.0, 1.0], [0.5, 1.0], [0.5, 0.0]])
-    weights = T([0.6, 0.3])
-    x = 0.5 / (math.sqrt(0.5) + EPS)  # a two-rollout group's normalised value
-    summed = [0.6 * x - 0.3 * x, -0.6 * x + 0.3 * x, 0.3 * x, -0.3 * x]
-    a = 0.3 * x
-    batch_std = math.sqrt(4 * a * a / 3)  # mean 0, Bessel over 4
-    expected = [s / (batch_std + EPS) for s in summed]
-    assert decoupled_advantages(rewards, weights, 2).tolist() == pytest.approx(expected)
-    assert rollout_advantages(rewards, weights, 2).tolist() == pytest.approx(expected)
+def test_released_aggregation_scales_each_group_by_its_own_std():
+    """The release (TRL ``normalize_then_sum``, ``scale_rewards="group"``): each reward
+    normalised per group, the weighted sums normalised per group again. Two asymmetric groups of
+    three (a batch std would mix them and give other numbers): weights 0.5 and 1.0."""
+    rewards = T(
+        [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.2, 1.0], [0.4, 1.0], [0.9, 1.0]],
+        dtype=torch.float64,  # as the trainer's reward table
+    )
+    weights = T([0.5, 1.0], dtype=torch.float64)
+    # group 1: (1, 0, 0) and (0, 0, 1) have mean 1/3, std sqrt(1/3): z = ±(2/3 or 1/3) / d1
+    d1 = math.sqrt(1 / 3) + EPS
+    sums1 = [0.5 * (2 / 3) / d1 - (1 / 3) / d1, -0.5 * (1 / 3) / d1 - (1 / 3) / d1]
+    sums1.append(-0.5 * (1 / 3) / d1 + (2 / 3) / d1)  # = (0, -1.5, 1.5) / (3·d1)
+    s1 = math.sqrt(sum(x * x for x in sums1) / 2)  # their mean is 0
+    # group 2: (0.2, 0.4, 0.9) has mean 0.5, std sqrt(0.13); the second reward is flat: 0
+    d2 = math.sqrt(0.13) + EPS
+    sums2 = [0.5 * x / d2 for x in (-0.3, -0.1, 0.4)]
+    s2 = math.sqrt(sum(x * x for x in sums2) / 2)
+    expected = [x / (s1 + EPS) for x in sums1] + [x / (s2 + EPS) for x in sums2]
+    got = decoupled_advantages(rewards, weights, 3)
+    assert got.tolist() == pytest.approx(expected, rel=1e-12)
+    assert rollout_advantages(rewards, weights, 3).tolist() == pytest.approx(expected, rel=1e-12)
+    batch = T(sums1 + sums2, dtype=torch.float64)  # the rule this replaced: one std over the batch
+    assert not torch.allclose(got, batch / (batch.std() + EPS), atol=1e-3)
     # sum_then_normalize: one combined reward, group-normalised
     combined = rewards @ weights
     assert torch.allclose(
-        rollout_advantages(rewards, weights, 2, "sum_then_normalize"), group_normalize(combined, 2)
+        rollout_advantages(rewards, weights, 3, "sum_then_normalize"), group_normalize(combined, 3)
     )
-    assert torch.equal(decoupled_advantages(torch.ones(4, 2), weights, 2), torch.zeros(4))
+    assert torch.equal(
+        decoupled_advantages(torch.ones(6, 2).double(), weights, 3), torch.zeros(6).double()
+    )
     with pytest.raises(ValueError, match="aggregation"):
-        rollout_advantages(rewards, weights, 2, "mean")
+        rollout_advantages(rewards, weights, 3, "mean")
 
 
 def test_first_boundary():

@@ -45,6 +45,7 @@ def fake(mask: list[int], bound: int) -> Rollout:
         [],
         bound,
         Trace("x", "dynframe", "v.mp4", "q"),
+        "",
     )
 
 
@@ -61,11 +62,11 @@ def test_segment_and_trajectory_advantages_by_hand(world: Path, bases: dict[str,
     def z(d: float) -> float:
         return (d / 2) / (abs(d) / math.sqrt(2) + 1e-4)
 
-    def batch_scaled(s: float) -> float:  # two sums ±s: divided by their std (s·sqrt(2)) + 1e-4
+    def group_scaled(s: float) -> float:  # a group's two sums ±s: over std (s·sqrt(2)) + 1e-4
         return s / (abs(s) * math.sqrt(2) + 1e-4)
 
-    answer = batch_scaled(0.1 * z(0.2) + 0.6 * z(1.0))  # format, accuracy
-    retrieval = batch_scaled(0.3 * z(0.5) + 0.3 * z(1.0))  # span_iou, fps (SD-GRPO weights)
+    answer = group_scaled(0.1 * z(0.2) + 0.6 * z(1.0))  # format, accuracy
+    retrieval = group_scaled(0.3 * z(0.5) + 0.3 * z(1.0))  # span_iou, fps (SD-GRPO weights)
     got = rollout_advantages(cfg.grpo, table, rollouts, 0)
     want = [[retrieval, retrieval, 0.0, 0.0, answer], [-retrieval, -retrieval, -retrieval]]
     for g, w in zip(got, want):
@@ -74,22 +75,16 @@ def test_segment_and_trajectory_advantages_by_hand(world: Path, bases: dict[str,
     trajectory = copy.deepcopy(cfg.grpo)
     trajectory.advantage = "trajectory"
     trajectory.rewards.span_iou = 0.0  # the released weights
-    whole = batch_scaled(0.1 * z(0.2) + 0.6 * z(1.0) + 0.3 * z(1.0))
+    whole = group_scaled(0.1 * z(0.2) + 0.6 * z(1.0) + 0.3 * z(1.0))
     got = rollout_advantages(trajectory, table, rollouts, 0)
     assert got[0] == pytest.approx([whole, whole, 0.0, 0.0, whole], rel=1e-9)
     assert got[1] == pytest.approx([-whole] * 3, rel=1e-9)
-    # a process's rows of a global batch: its group (rows 2-3) normalised with the other's, the
-    # batch std over four sums ±s being 2s/sqrt(3)
+    # a process's rows of a global batch: its group (rows 2-3) is scaled by its own std, so the
+    # other process's group (the same rewards in the other order) changes nothing
     both = torch.cat([table.flip(0), table])
-
-    def over_four(s: float) -> float:
-        return s / (2 * abs(s) / math.sqrt(3) + 1e-4)
-
-    a4 = over_four(0.1 * z(0.2) + 0.6 * z(1.0))
-    r4 = over_four(0.3 * z(0.5) + 0.3 * z(1.0))
     got = rollout_advantages(cfg.grpo, both, rollouts, 2)
-    assert got[0] == pytest.approx([r4, r4, 0.0, 0.0, a4], rel=1e-9)
-    assert got[1] == pytest.approx([-r4] * 3, rel=1e-9)
+    assert got[0] == pytest.approx([retrieval, retrieval, 0.0, 0.0, answer], rel=1e-9)
+    assert got[1] == pytest.approx([-retrieval] * 3, rel=1e-9)
 
 
 def test_rollouts_come_from_the_retrieval_loop(world: Path, bases: dict[str, Path]) -> None:

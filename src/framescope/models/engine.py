@@ -23,7 +23,9 @@ sequence, as DynFrame's release does; it exists to check and benchmark the cache
 
 Sampling: greedy at ``temperature=0``, else temperature / top-k / top-p with one
 ``torch.Generator`` per row seeded by the caller, so a row's draws do not depend on the batch it
-is in. Log-probabilities of sampled tokens are recorded at temperature 1 (the policy's own).
+is in. Log-probabilities of sampled tokens are recorded under ``softmax(logits / temperature)``
+(temperature 1 when greedy), before penalties and filters: the distribution RL trains, as
+DynFrame's trainer (TRL) computes its old and new log-probs.
 """
 
 from __future__ import annotations
@@ -195,12 +197,13 @@ def sample_token(
     previous: Sequence[int] = (),
     banned: Sequence[int] = (),
 ) -> tuple[int, float]:
-    """Choose a token from ``logits`` ``(V,)``; returns it and its log-probability (temperature 1,
-    no penalty, no ban: the policy's own, as RL needs it). ``previous``: the row's tokens so far,
+    """Choose a token from ``logits`` ``(V,)``; returns it and its log-probability under
+    ``softmax(logits / temperature)`` (temperature 1 when greedy; no penalty, filter or ban: the
+    tempered policy RL trains). ``previous``: the row's tokens so far,
     which a repetition penalty ``p`` makes less likely (logit / p if positive, × p if negative,
     as transformers does, before temperature and filtering). ``banned`` tokens are never chosen."""
     logits = logits.float()
-    logprobs = torch.log_softmax(logits, dim=-1)
+    logprobs = torch.log_softmax(logits / (sampling.temperature or 1.0), dim=-1)
     if len(banned):
         logits = logits.index_fill(0, torch.tensor(list(banned), dtype=torch.long), float("-inf"))
     if sampling.repetition_penalty != 1.0 and len(previous):

@@ -115,6 +115,16 @@ class HFBackend:
             self._text_ids[text] = list(self.tokenizer(text, add_special_tokens=False).input_ids)
         return list(self._text_ids[text])
 
+    def add_tokens(self, texts: Sequence[str]) -> list[str]:
+        """Add the ``texts`` the vocabulary lacks as plain (not special) added tokens; returns
+        them. Cached encodings are dropped: they may have split a text that is now one token.
+        The embedding rows are the caller's business."""
+        missing = [t for t in texts if t not in self.tokenizer.get_vocab()]
+        if missing:
+            self.tokenizer.add_tokens(missing)
+            self._text_ids.clear()
+        return missing
+
     def decode(self, token_ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         return str(self.tokenizer.decode(list(token_ids), skip_special_tokens=skip_special_tokens))
 

@@ -82,20 +82,25 @@ QWEN_TOKENS: tuple[tuple[str, bool], ...] = (
 )
 # DynFrame's retrieval tokens stay in decoded text (the retrieval grammar parses them), so they are
 # not special; VideoMind's are control tokens the runtime finds by id.
-METHOD_TOKENS: tuple[tuple[str, bool], ...] = (
+DYNFRAME_TOKENS: tuple[tuple[str, bool], ...] = (
     ("<span>", False),
     ("</span>", False),
     ("<fps>", False),
     ("</fps>", False),
+)
+VIDEOMIND_TOKENS: tuple[tuple[str, bool], ...] = (
     ("<|reg|>", True),
     ("<|seg_start|>", True),
     ("<|seg_end|>", True),
 )
+METHOD_TOKENS = DYNFRAME_TOKENS + VIDEOMIND_TOKENS
 TINY_VOCAB_SIZE = 320  # 256 bytes + 33 added tokens, padded like Qwen pads its embedding rows
 
 
-def build_tokenizer() -> Any:
-    """The offline tokenizer shared by all families (a ``Qwen2Tokenizer``)."""
+def build_tokenizer(dynframe_tokens: bool = True) -> Any:
+    """The offline tokenizer shared by all families (a ``Qwen2Tokenizer``). ``dynframe_tokens=
+    False`` leaves DynFrame's four tokens out, like a stock Qwen-VL tokenizer (DynFrame's SFT
+    adds them)."""
     from tokenizers import AddedToken
     from transformers.convert_slow_tokenizer import bytes_to_unicode
     from transformers.models.qwen2.tokenization_qwen2 import Qwen2Tokenizer
@@ -103,7 +108,8 @@ def build_tokenizer() -> Any:
     byte_symbols = bytes_to_unicode()
     vocab = {byte_symbols[b]: b for b in range(256)}  # token id == byte value
     tok = Qwen2Tokenizer(vocab=vocab, merges=[], errors="replace")  # adds <|endoftext|> as id 256
-    for text, special in (*QWEN_TOKENS[1:], *METHOD_TOKENS):
+    method = METHOD_TOKENS if dynframe_tokens else VIDEOMIND_TOKENS
+    for text, special in (*QWEN_TOKENS[1:], *method):
         tok.add_tokens(
             [AddedToken(text, special=special, normalized=False)], special_tokens=special
         )
@@ -462,8 +468,10 @@ def save_tiny_model(
     preset: str = "tiny",
     seed: int = 0,
     overwrite: bool = False,
+    dynframe_tokens: bool = True,
 ) -> Path:
-    """Write a complete checkpoint folder (config, safetensors, tokenizer, processor, template).
+    """Write a complete checkpoint folder (config, safetensors, tokenizer, processor, template);
+    ``dynframe_tokens=False``: a tokenizer without DynFrame's tokens (a stock base).
 
     The folder is assembled beside ``out_dir`` and renamed into place, so a reader never sees half
     a checkpoint. An existing non-empty ``out_dir`` is an error unless ``overwrite``.
@@ -481,7 +489,8 @@ def save_tiny_model(
         # bf16 for the 7b preset: ~16 GB on disk instead of ~33 GB
         dtype = torch.bfloat16 if preset == "7b" else torch.float32
         build_model(family, preset, seed, dtype=dtype).save_pretrained(tmp)
-        build_processor(family, preset).save_pretrained(tmp)
+        tokenizer = build_tokenizer(dynframe_tokens)
+        build_processor(family, preset, tokenizer).save_pretrained(tmp)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

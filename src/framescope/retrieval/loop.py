@@ -36,11 +36,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from framescope.errors import FramescopeError
+from framescope.errors import FramescopeError, ModelError
 from framescope.models.backend import Backend, Segment
 from framescope.models.engine import Engine, Hook, Injection, Row
 from framescope.retrieval.grammar import (
     FPS_CLOSE,
+    FPS_OPEN,
+    SPAN_CLOSE,
+    SPAN_OPEN,
     Accepted,
     InvalidRequest,
     Rejected,
@@ -62,6 +65,8 @@ from framescope.video.sampling import (
     smart_resize,
 )
 
+# DynFrame's added vocabulary entries (``scripts/span_fps_tokens.json`` of the release)
+REQUEST_TOKENS = (SPAN_OPEN, SPAN_CLOSE, FPS_OPEN, FPS_CLOSE)
 CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's data layout)
 
 
@@ -345,6 +350,18 @@ def run_loop(
     return traces
 
 
+def check_request_tokens(backend: Backend) -> None:
+    """Refuse a model whose tokenizer lacks DynFrame's tokens: it was never taught to request,
+    and ``</fps>`` would be several BPE pieces, so whether a request is even noticed would depend
+    on how the text happens to split (a stock base: DynFrame's SFT adds the tokens)."""
+    missing = [t for t in REQUEST_TOKENS if len(backend.encode_text(t)) != 1]
+    if missing:
+        raise ModelError(
+            f"the model's tokenizer has no {' '.join(missing)} token(s): --method dynframe needs "
+            "a DynFrame checkpoint (its SFT adds them: framescope train sft, method dynframe)"
+        )
+
+
 def run_batch(
     engine: Engine,
     samples: Sequence[Sample],
@@ -355,6 +372,8 @@ def run_batch(
     """One batch through the loop: the finished session (traces in sample order) and the engine's
     rows (token ids, per-token mask, log-probs; one per readable sample, in
     ``session.episodes`` order). RL rollouts use the rows; everything else the traces."""
+    if retrieval:
+        check_request_tokens(engine.backend)
     session = RetrievalSession(engine.backend, samples, config, retrieval, method)
     rows = engine.generate(
         session.prompts,

@@ -10,6 +10,10 @@
   checkpoint carry the training budget: inference sees frames of the size training saw. VideoMind
   roles: the agent sizes role clips itself (36–64 merged tokens per frame by default), and so does
   training (:func:`role_budget`; set the agent's ``role_tokens`` to match other bounds).
+- **DynFrame's tokens.** ``<span>`` ``</span>`` ``<fps>`` ``</fps>`` are added to a base that lacks
+  them (a stock Qwen-VL) before anything else, the way the release's SFT does
+  (``--add_tokens_file``, LLaMA-Factory's ``resize_embedding_layer``): :func:`add_request_tokens`.
+  Saved with every export (tokenizer + resized model), so inference and RL find them.
 - **What trains.** ``finetune: full`` trains every parameter except those under a ``model.freeze``
   prefix; ``finetune: lora`` puts peft LoRA adapters on ``lora.target_modules`` (DynFrame), or,
   for the VideoMind role recipes, creates the role's named adapter with
@@ -35,6 +39,7 @@ from framescope.fileio import write_json
 from framescope.models.adapters import EMBEDDING_MODULES, SAVES_EMBEDDINGS, LoraSpec, Roles
 from framescope.models.engine import Padded
 from framescope.models.hf import HFBackend, load_backend
+from framescope.retrieval.loop import REQUEST_TOKENS
 from framescope.train.config import TrainConfig
 from framescope.train.runtime import Run
 from framescope.video.sampling import PixelBudget
@@ -110,6 +115,8 @@ def load_trainable(cfg: TrainConfig, run: Run) -> Trainable:
     if cfg.recipe in ROLE_RECIPES:
         return _role(cfg, backend, path)
     set_pixel_budget(backend, cfg.video.min_pixels, cfg.video.max_pixels)
+    if cfg.method == "dynframe":
+        add_request_tokens(backend, torch.Generator().manual_seed(cfg.seed))
     if cfg.model.finetune == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -126,6 +133,42 @@ def load_trainable(cfg: TrainConfig, run: Run) -> Trainable:
         return Trainable(backend, get_peft_model(model, config), path, peft=True)
     _freeze(model, cfg.model.freeze)
     return Trainable(backend, model, path)
+
+
+def add_request_tokens(backend: HFBackend, generator: torch.Generator) -> list[str]:
+    """DynFrame's four tokens as new vocabulary entries, added as the release adds them; returns
+    the ones that were missing.
+
+    The release: ``tokenizer.add_tokens`` (plain added tokens, not special: they stay in decoded
+    text), then, only when the tokenizer outgrew the embedding rows, ``resize_token_embeddings``
+    padded to a multiple of 64 with every new row — input embeddings and LM head, padding rows
+    included — set to the mean of the old rows plus N(0, 1/hidden) noise. A real Qwen-VL pads its
+    vocabulary (Qwen3-VL-4B: 151,936 rows for 151,669 tokens), so there the new tokens take ids
+    151669–151672 (the release's runtime watches ``</fps>`` = 151672) on unused rows as the
+    checkpoint has them, and nothing is resized — also as released. Deviation: the
+    noise comes from ``generator`` (the run's seed), not the global RNG.
+    """
+    model = backend.model
+    added = backend.add_tokens(REQUEST_TOKENS)
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(backend.tokenizer) > rows:
+        model.resize_token_embeddings(
+            len(backend.tokenizer), pad_to_multiple_of=64, mean_resizing=False
+        )
+        with torch.no_grad():
+            for weight in (
+                model.get_input_embeddings().weight,
+                model.get_output_embeddings().weight,
+            ):
+                weight[rows:] = noisy_mean_rows(weight[:rows], len(weight) - rows, generator)
+    return added
+
+
+def noisy_mean_rows(old: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` new embedding rows: the mean of ``old`` (V, H) plus N(0, 1/H) noise (LLaMA-Factory's
+    ``_noisy_mean_initialization``, which the release uses)."""
+    noise = torch.randn(n, old.shape[1], generator=generator) / old.shape[1] ** 0.5
+    return old.float().mean(0, keepdim=True) + noise.to(old.device)
 
 
 def _freeze(model: nn.Module, prefixes: list[str]) -> None:

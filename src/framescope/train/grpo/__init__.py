@@ -22,9 +22,11 @@ per rollout, rewards format 0.1 / accuracy 0.6 / fps 0.3 (time IoU 0),
 ``multi_objective_aggregation="normalize_then_sum"``, ``scale_rewards="group"``,
 ``loss_type="grpo"``, beta 0.02, epsilon 0.3, 8 generations, temperature 0.7, top-p 0.8, top-k
 100, repetition penalty 1.05, lr 1e-5 cosine with 5 % warm-up, max grad norm 5, one optimisation
-step per generation. ``configs/dynframe_grpo_trajectory.yaml`` is that baseline;
-``configs/dynframe_grpo.yaml`` differs in the advantage (``segment``) and the span-IoU weight only,
-so the ablation isolates the method.
+step per generation, log-probs at the sampling temperature. ``configs/dynframe_grpo_released.yaml``
+is that trainer; ``configs/dynframe_grpo_trajectory.yaml`` is the ablation baseline, the same
+with SD-GRPO's rewards (span IoU 0.3), and ``configs/dynframe_grpo.yaml`` differs from it in the
+advantage (``segment``) alone, so the ablation isolates the method. What still differs from the
+released trainer, and why: ``docs/training.md``.
 
 **Choices the paper leaves open, and the decisions taken**
 
@@ -51,8 +53,11 @@ so the ablation isolates the method.
   reward"). Its 0.2 for paired ``<span>``/``<fps>`` tags thus lands after the retrieval; a malformed
   first request is still punished in its own segment, because an unreadable request scores 0
   retrieval reward.
-- *Aggregating rewards within a segment*: as released, ``normalize_then_sum`` (each reward
-  group-normalised, weighted, scaled by the batch std); ``sum_then_normalize`` is available.
+- *Aggregating rewards within a segment*: as released, ``normalize_then_sum`` with
+  ``scale_rewards="group"`` (each reward group-normalised, weighted, and the sum normalised by its
+  own group's mean and std); each segment's sum is scaled per group, so every prompt's retrieval
+  and answer advantages come out at unit scale whatever the other prompts of the batch did.
+  ``sum_then_normalize`` is available.
 - *Retrieval weights*: span IoU 0.3 and fps 0.3 (the paper sums "IoU + FPS match"; 0.3 is the
   release's fps weight). Answer weights: format 0.1, accuracy 0.6, as released.
 - *Loss normalisation*: per-rollout token mean, then the mean over rollouts (TRL's ``grpo``, as
@@ -60,8 +65,12 @@ so the ablation isolates the method.
 - *KL*: k3 to the reference model (the SFT checkpoint), beta 0.02, per sampled token, normalised
   like the surrogate (as TRL does).
 - *Rejected requests* (unreadable or over budget): their tokens are sampled and keep their
-  advantage; the runtime's note is injected (mask 0). A rejected first request still sets the
-  boundary; a readable one is scored on what it asked, an unreadable one scores 0.
+  advantage; the runtime's note is injected (mask 0) and is not in the text the rewards read
+  (only sampled tokens are). A rejected first request still sets the boundary; a readable one is
+  scored on what it asked, an unreadable one scores 0.
+- *Temperature*: old, new and reference log-probs are taken under ``softmax(logits / T)`` at the
+  rollouts' temperature (as released, TRL), so ratio, clip region and KL all refer to the
+  distribution that sampled; top-k / top-p / repetition penalty shape the draw only.
 
 With one optimisation step per generation (the release) the ratio is exactly 1 when the loss is
 computed, so clipping only acts with several steps per generation; the KL term acts regardless.

@@ -11,9 +11,12 @@ Per rollout (``(N,)``):
   whose rewards are all equal gets exactly 0 (no signal, and no rounding noise blown up by eps).
 - :func:`trajectory_advantages` — one combined reward, group-normalised (GRPO; TRL's
   ``multi_objective_aggregation="sum_then_normalize"``).
-- :func:`decoupled_advantages` — each reward group-normalised on its own, then the weighted sum,
-  then scaled by its standard deviation over the whole batch (TRL's ``"normalize_then_sum"``, GDPO): the setting of the
-  released DynFrame trainer.
+- :func:`decoupled_advantages` — each reward group-normalised on its own, then the weighted sum
+  group-normalised again: the released DynFrame trainer (``multi_objective_aggregation=
+  "normalize_then_sum"`` with ``scale_rewards="group"``: the sums minus their group mean, divided
+  by their group's std + 1e-4). SD-GRPO scales each segment's sum the same way, per group: a
+  prompt whose rollouts all retrieve alike does not shrink another prompt's retrieval signal, and
+  the retrieval and answer advantages of a group both come out at unit scale.
 
 Per token (``(N, L)``), :func:`token_advantages`:
 
@@ -59,10 +62,10 @@ def trajectory_advantages(rewards: torch.Tensor, group_size: int, eps: float = E
 def decoupled_advantages(
     rewards: torch.Tensor, weights: torch.Tensor, group_size: int, eps: float = EPS
 ) -> torch.Tensor:
-    """Normalise each reward per group, sum with ``weights``, normalise over the batch.
+    """Normalise each reward per group, sum with ``weights``, normalise the sums per group.
 
-    ``rewards`` (N, K), ``weights`` (K,) -> (N,). The batch step divides by the batch std + eps
-    (TRL); a batch whose sums are all equal gets 0.
+    ``rewards`` (N, K), ``weights`` (K,) -> (N,). Both steps are :func:`group_normalize` (the
+    release's ``scale_rewards="group"``), so a group whose sums are all equal gets 0.
     """
     if rewards.dim() != 2 or weights.shape != (rewards.shape[1],):
         raise ValueError(
@@ -73,11 +76,7 @@ def decoupled_advantages(
         [group_normalize(rewards[:, k], group_size, eps) for k in range(rewards.shape[1])], dim=1
     )  # (N, K)
     summed = per_reward @ weights.to(per_reward.dtype)  # (N,)
-    if summed.numel() < 2 or summed.max() == summed.min():
-        return torch.zeros_like(summed)
-    # TRL also subtracts the batch mean; it is 0 here (each group's normalised rewards sum to 0),
-    # and leaving it out keeps groups without signal at exactly 0
-    return summed / (summed.std() + eps)
+    return group_normalize(summed, group_size, eps)
 
 
 def rollout_advantages(

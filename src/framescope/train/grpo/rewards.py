@@ -1,10 +1,11 @@
 """Rewards of DynFrame's RL stage (span-density retrieval, "DynFrame"; SD-GRPO) as plain callables.
 
-Every reward takes the rollouts' generated texts (the assistant turn, ``<video>`` where a clip
-was spliced), their DM-RL records and, optionally, the retrieval requests the retrieval loop read
-in each rollout, and returns one float per rollout in ``[0, 1]`` (TRL's calling convention). They
-are built on the evaluation code: IoU from :mod:`framescope.eval.metrics`, spans from the total
-parser in :mod:`framescope.text`, requests from the runtime's grammar.
+Every reward takes the rollouts' texts — what the policy sampled, nothing the runtime injected
+(clips, rejection notes, prefills): :attr:`framescope.train.grpo.rollout.Rollout.text` — their
+DM-RL records and, optionally, the retrieval requests in each rollout, and returns one float per
+rollout in ``[0, 1]`` (TRL's calling convention). They are built on the evaluation code: IoU
+from :mod:`framescope.eval.metrics`, spans from the total parser in
+:mod:`framescope.text`, requests from the runtime's grammar.
 
 =============  ======  =======================================================================
 reward         weight  what it scores
@@ -27,7 +28,8 @@ rules are the released training script's (``DynFrame_grpo.sh``: ``grpo_format_we
 off) and its ``rewards.py`` (format sub-scores 0.4/0.4/0.2, the four difficulty buckets with
 edges ``< 5``, ``< 15``, ``< 30`` s, fps normaliser 5). ``span_iou`` is the paper's retrieval
 reward term ("IoU + FPS match"); the paper gives no weight, so SD-GRPO uses 0.3, equal to fps
-(the paper sums the two), and the trajectory baseline keeps the release's 0.
+(the paper sums the two). The trajectory ablation baseline uses the same 0.3, so the pair differs
+in the advantage alone; ``configs/dynframe_grpo_released.yaml`` keeps the release's 0.
 
 **Deviations from the release**, all where the release reads text more narrowly than it means:
 

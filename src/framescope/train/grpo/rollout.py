@@ -9,8 +9,10 @@ read off the engine's row and the session's trace, never recomputed:
   for the teacher-forced forward that recomputes the policy's log-probs;
 - the per-token mask (1 sampled, 0 injected) and the log-prob of each sampled token at sampling
   time (the old policy);
-- the assistant text with ``<video>`` where a clip was spliced (``Trace.response``), which the
-  rewards read;
+- the text the policy sampled — its sampled tokens decoded, without the runtime's clips, notes
+  and prefills — which the rewards read: a rejection note quotes tags
+  (``[retrieval rejected: </fps> without <fps>]``), and runtime text must not move the policy's
+  reward (``Trace.response`` keeps the whole turn for people);
 - the retrieval boundary: the sampled token that ends the first request — the token right before
   the runtime's first injection after the prompt (a clip or a rejection note); when nothing was
   injected, the first sampled ``</fps>`` token (a request written as the last allowed token is
@@ -50,15 +52,11 @@ class Rollout:
     vision: list[VisionInput]  # every vision block in the sequence, in order
     boundary: int  # generated-token index ending the first request, -1 if none
     trace: Trace
+    text: str  # the sampled tokens decoded, nothing the runtime injected (what rewards read)
 
     @property
     def prompt_len(self) -> int:
         return len(self.tokens) - len(self.mask)
-
-    @property
-    def text(self) -> str:
-        """The assistant turn with ``<video>`` where clips were spliced (what rewards read)."""
-        return self.trace.response
 
 
 def infer_config(cfg: TrainConfig, cache: FrameCache | None = None) -> InferConfig:
@@ -125,6 +123,7 @@ def generate_group(
                 vision=[v for _, v in row.vision],
                 boundary=boundary(mask, generated, fps_close),
                 trace=episode.trace,
+                text=backend.decode([t for t, m in zip(generated, mask) if m]),
             )
         )
     return out

@@ -12,18 +12,20 @@ spread over the processes by prompt)::
                    ─► clipped policy loss (loss.py; KL to the reference when beta > 0)
                    ─► backward (micro-batches), clip, AdamW step, schedule step
 
-The old log-probs are the engine's, recorded while sampling; with one iteration the ratio is 1 up
-to the numerical difference between the cached rollout and the full forward. Both passes run in
+The old log-probs are the engine's, recorded while sampling under ``softmax(logits / T)`` at the
+rollout temperature; the new and the reference ones are recomputed at the same ``T``
+(:class:`PolicyModule`), as the release (TRL) does. With one iteration the ratio is 1 up to the
+numerical difference between the cached rollout and the full forward. Both passes run in
 eval mode (no dropout), so the ratio measures the policy change only. The reference is the model
 as the run started: for LoRA the base with the adapter disabled, for full fine-tuning a frozen
 copy made before training (rebuilt from the same base on resume). How SD-GRPO departs from GRPO,
 and the decisions on rollouts that never retrieve or retrieve several times, are in the package
 docstring (:mod:`framescope.train.grpo`).
 
-Normalisation over processes: advantages use the rewards of the whole global batch (the
-batch-level std of ``normalize_then_sum`` included); the loss is the sequence mean over all
-rollouts with sampled tokens (or the token mean over all sampled tokens), counted globally — so
-two processes compute the same step as one.
+Normalisation over processes: advantages use the rewards of the whole global batch (every
+normalisation is per prompt group, and a process holds whole groups); the loss is the sequence
+mean over all rollouts with sampled tokens (or the token mean over all sampled tokens), counted
+globally — so two processes compute the same step as one.
 """
 
 from __future__ import annotations
@@ -69,17 +71,22 @@ REWARD_NAMES = tuple(rw.REWARDS)  # format, accuracy, fps, span_iou
 
 class PolicyModule(nn.Module):
     """``forward(rows)`` = log-probs ``(B, W)`` of the last ``W`` tokens of each left-padded row
-    (the generated tokens, right-aligned), recomputed with gradients."""
+    (the generated tokens, right-aligned) under ``softmax(logits / temperature)``, recomputed
+    with gradients. The temperature is the rollouts' (the release: TRL divides the logits by
+    it for the new, the old and the reference log-probs), so ratio, clip region and KL target
+    are all taken on the distribution that sampled."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, temperature: float = 1.0) -> None:
         super().__init__()
         self.model = model
+        self.temperature = temperature
 
     def forward(self, inputs: dict[str, Any], width: int) -> Tensor:
         out = self.model(**inputs, logits_to_keep=width + 1)
         logits = out.logits[:, :-1].float()  # (B, W, V): position j predicts token T - W + j
         targets = inputs["input_ids"][:, -width:]  # (B, W)
-        return torch.log_softmax(logits, dim=-1).gather(2, targets[..., None])[..., 0]
+        logps = torch.log_softmax(logits / self.temperature, dim=-1)
+        return logps.gather(2, targets[..., None])[..., 0]
 
 
 def model_inputs(backend: Any, rollouts: list[Rollout], device: torch.device) -> dict[str, Any]:
@@ -164,10 +171,10 @@ class _GRPOLoop:
         """Log-probs ``(B, W)`` under the reference: the frozen copy, or the adapters off."""
         with torch.no_grad():
             if self.reference is not None:
-                out: Tensor = PolicyModule(self.reference)(inputs, width)
+                out: Tensor = PolicyModule(self.reference, self.g.temperature)(inputs, width)
                 return out
             with self.trainable.model.disable_adapter():  # type: ignore[operator]
-                out = PolicyModule(self.trainable.model)(inputs, width)
+                out = PolicyModule(self.trainable.model, self.g.temperature)(inputs, width)
                 return out
 
     def step(self, step: int) -> dict[str, float]:
@@ -287,7 +294,7 @@ def train_grpo(
     reference = None
     if g.beta > 0 and not trainable.peft:
         reference = copy.deepcopy(trainable.model).requires_grad_(False).eval()
-    module = PolicyModule(trainable.model)
+    module = PolicyModule(trainable.model, g.temperature)
     params = [p for _, p in trainable_parameters(module)]
     optimizer, scheduler = make_optimizer(cfg, params, steps * g.num_iterations)
     start = 0
