@@ -97,7 +97,7 @@ def load_items(
             f"{bench.name}: data root {data_root} is not a folder (expected {bench.layout.tree})"
         )
     data = bench.load([data_root / rel if rel else data_root for rel in bench.layout.annotations])
-    items = bench.items(data, data_root, video_dir)
+    items = bench.items(data, bench.videos(data_root, video_dir))
     seen: set[str] = set()
     for it in items:
         if it.id in seen:
@@ -126,10 +126,10 @@ def run_batch(
     """One record per item, in order; nothing a sample does stops the others."""
     missing = {
         it.id: rec.failure_record(
-            it.id, method.name, rec.MISSING_VIDEO, f"video not found: {it.video}"
+            it.id, method.name, rec.MISSING_VIDEO, f"video not found: {it.sample.video}"
         )
         for it in items
-        if not Path(it.video).is_file()
+        if not Path(it.sample.video).is_file()
     }
     runnable = [it for it in items if it.id not in missing]
     done = dict(
@@ -149,7 +149,7 @@ def _generate(
         return []
     t0 = time.perf_counter()
     try:
-        traces = method.run(backend, [it.sample() for it in items], config)
+        traces = method.run(backend, [it.sample for it in items], config)
         if [t.id for t in traces] != [it.id for it in items]:
             raise EvalError(f"method {method.name} returned traces that do not match its samples")
     except (ConfigError, ModelError):  # the model or settings cannot run the method: bad input

@@ -46,28 +46,31 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from framescope.errors import AnnotationError, MissingFileError, PredictionError
 from framescope.eval import prompts
-from framescope.eval.benchmarks.base import Result, answer_text, extra_note, pct, require_compat
+from framescope.eval.benchmarks.base import (
+    Benchmark,
+    Read,
+    Scores,
+    Scoring,
+    answer_text,
+    extra_note,
+    framescope_records,
+    pct,
+)
 from framescope.eval.benchmarks.layout import (
     EvalItem,
     Layout,
-    find_video_dir,
-    keep,
+    Videos,
+    question_items,
     trace_prediction,
-    video_file,
 )
-from framescope.eval.files import (
-    is_framescope_jsonl,
-    read_json,
-    read_json_records,
-    read_predictions,
-)
+from framescope.eval.files import is_framescope_jsonl, read_json, read_json_records
 from framescope.eval.metrics import (
     fraction_above,
     fraction_at_least,
@@ -96,13 +99,13 @@ class CGSample:
     id: str
     right_answer: str
     num_choices: int
-    clues: tuple[Window, ...]
+    windows: tuple[Window, ...]  # the clue intervals
     duration: float | None
     domain: str | None
     sub_category: str | None
     video: str = ""  # video_uid, the file stem
     question: str = ""
-    choices: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # the choices
 
     @property
     def duration_bin(self) -> str | None:
@@ -209,7 +212,7 @@ def _scores(samples: Sequence[CGSample], records: dict[str, Prediction]) -> dict
             if pred.error is not None:
                 miou = -1.0
             elif pred.windows:
-                miou = merged_intervals_iou(pred.windows, s.clues)
+                miou = merged_intervals_iou(pred.windows, s.windows)
         out[s.id] = CGScore(long_acc, clue_acc, miou)
     return out
 
@@ -277,7 +280,7 @@ def _videomind(
         if pred is None:
             continue
         if pred.windows and pred.error is None:
-            ious[s.id] = summed_intervals_iou(pred.windows[0], s.clues)
+            ious[s.id] = summed_intervals_iou(pred.windows[0], s.windows)
         text = answer_text(pred)
         if text is not None or pred.error is not None:
             read = videomind_choice(text, s.num_choices) if text is not None else None
@@ -298,108 +301,69 @@ def _videomind(
     return metrics, {}
 
 
-LAYOUT = Layout(
-    ("cgbench.json",), ("cg_videos_720p",), "cgbench.json + cg_videos_720p/<video_uid>.mp4"
-)
+def read_predictions(paths: Sequence[Path], data: list[CGSample]) -> Read:
+    if len(paths) != 1 or not paths[0].exists():
+        raise PredictionError("cgbench: expected one predictions file or result folder")
+    if paths[0].is_dir():
+        return _read_official(paths[0]), []
+    if not is_framescope_jsonl(paths[0]):
+        raise PredictionError("expected framescope prediction JSON lines", str(paths[0]))
+    return framescope_records(paths, data)
 
 
-@dataclass(frozen=True)
-class CGBench:
-    name: str = "cgbench"
-    title: str = "CG-Bench"
-    annotation_help: str = "cgbench.json (or the folder of per-question JSON files)"
-    prediction_help: str = (
+def _rules(
+    data: list[CGSample], preds: dict[str, Prediction] | dict[str, CGScore], how: Scoring
+) -> Scores:
+    ids = [s.id for s in data]
+    framescope = bool(preds) and isinstance(next(iter(preds.values())), Prediction)
+    notes = extra_note([*ids, *(f"{i}#clue" for i in ids)] if framescope else ids, preds)
+    if how.compat == "videomind":
+        if not framescope:
+            raise PredictionError(
+                "cgbench: --compat videomind needs framescope predictions (official results hold only scores)"
+            )
+        metrics, breakdowns = _videomind(data, cast(dict[str, Prediction], preds))
+    else:
+        scores = (
+            _scores(data, cast(dict[str, Prediction], preds))
+            if framescope
+            else cast(dict[str, CGScore], preds)
+        )
+        metrics, breakdowns = _official(data, scores)
+        unread = {m: sum(getattr(scores[i], m) == -1 for i in ids if i in scores) for m in MODES}
+        notes += [f"{n} unreadable {m} answers left out (official)" for m, n in unread.items() if n]
+    missing = sum(i not in preds for i in ids)
+    if missing:
+        notes.append(f"{missing} questions without a prediction left out")
+    if not metrics:
+        raise PredictionError("cgbench: no prediction could be scored")
+    return Scores(metrics, breakdowns, {"questions": len(data) - missing}, notes)
+
+
+def _items(data: list[CGSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.grounded_qa, lambda s: videos.file(s.video))
+
+
+def _prediction(trace: Trace, item: EvalItem) -> Prediction:
+    duration = item.duration if item.duration is not None else trace.duration
+    return trace_prediction(trace, item, lambda text: cgbench_spans(text, duration))
+
+
+CGBENCH = Benchmark(
+    name="cgbench",
+    title="CG-Bench",
+    annotation_help="cgbench.json (or the folder of per-question JSON files)",
+    prediction_help=(
         "framescope prediction JSON lines ('<qid>' = long-video answer + clue windows, "
         "'<qid>#clue' = answer given the clues) or the official per-question result folder"
-    )
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[CGSample]:
-        return load_cgbench(paths)
-
-    def read_predictions(
-        self, paths: Sequence[Path], data: list[CGSample]
-    ) -> tuple[dict[str, Prediction] | dict[str, CGScore], list[str]]:
-        if len(paths) != 1 or not paths[0].exists():
-            raise PredictionError("cgbench: expected one predictions file or result folder")
-        if paths[0].is_dir():
-            return _read_official(paths[0]), []
-        if not is_framescope_jsonl(paths[0]):
-            raise PredictionError("expected framescope prediction JSON lines", str(paths[0]))
-        return read_predictions(paths[0])
-
-    def score(
-        self,
-        data: list[CGSample],
-        predictions: tuple[dict[str, Prediction] | dict[str, CGScore], list[str]],
-        compat: str | None = None,
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        ids = [s.id for s in data]
-        framescope = bool(preds) and isinstance(next(iter(preds.values())), Prediction)
-        notes = [
-            *notes,
-            *extra_note([*ids, *(f"{i}#clue" for i in ids)] if framescope else ids, preds),
-        ]
-        if compat == "videomind":
-            if not framescope:
-                raise PredictionError(
-                    "cgbench: --compat videomind needs framescope predictions (official results hold only scores)"
-                )
-            metrics, breakdowns = _videomind(data, cast(dict[str, Prediction], preds))
-        else:
-            scores = (
-                _scores(data, cast(dict[str, Prediction], preds))
-                if framescope
-                else cast(dict[str, CGScore], preds)
-            )
-            metrics, breakdowns = _official(data, scores)
-            unread = {
-                m: sum(getattr(scores[i], m) == -1 for i in ids if i in scores) for m in MODES
-            }
-            notes += [
-                f"{n} unreadable {m} answers left out (official)" for m, n in unread.items() if n
-            ]
-        missing = sum(i not in preds for i in ids)
-        if missing:
-            notes.append(f"{missing} questions without a prediction left out")
-        if not metrics:
-            raise PredictionError("cgbench: no prediction could be scored")
-        return Result(
-            self.name,
-            self.title,
-            metrics,
-            breakdowns,
-            {"questions": len(data) - missing},
-            notes,
-            compat,
-        )
-
-    def items(
-        self, data: list[CGSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video),
-                s.question,
-                prompts.grounded_qa(s.question),
-                s.choices,
-                s.clues,
-                s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[CGSample], ids: Collection[str]) -> list[CGSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        duration = item.duration if item.duration is not None else trace.duration
-        return trace_prediction(trace, lambda text: cgbench_spans(text, duration))
-
-
-CGBENCH = CGBench()
+    ),
+    layout=Layout(
+        ("cgbench.json",), ("cg_videos_720p",), "cgbench.json + cg_videos_720p/<video_uid>.mp4"
+    ),
+    load=load_cgbench,
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=read_predictions,
+    prediction=_prediction,
+)

@@ -35,38 +35,26 @@ average plus per-task accuracy.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError, EvalError, MissingFileError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
     answer_text,
     check_coverage,
     pct,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-)
-from framescope.eval.files import (
-    is_framescope_jsonl,
-    json_records,
-    read_json,
-    read_predictions,
-    read_text,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import json_records, read_json, read_text
 from framescope.eval.metrics import mean
 from framescope.text import lmms_mlvu_choice, mlvu_choice, videomind_choice
-from framescope.types import Prediction, Trace
+from framescope.types import Prediction, Window
 
 GENERATION_TASKS = {"subPlot", "sub_scene", "summary", "sub_plot", "SSC", "VS"}
 LMMS_DEV_TASKS = ("anomaly_reco", "count", "ego", "needle", "order", "plotQA", "topic_reasoning")
@@ -84,6 +72,8 @@ LMMS_TEST_TASKS = (
 
 
 LAYOUT = Layout(("json",), ("video",), "json/1_plotQA.json … + video/<task file stem>/<video>")
+NAME = "mlvu"
+HELP = "MLVU's json/ folder (1_plotQA.json … 7_topic_reasoning.json) or question files"
 
 
 @dataclass(frozen=True)
@@ -96,6 +86,7 @@ class MLVUSample:
     question: str = ""
     options: tuple[str, ...] = ()
     duration: float | None = None
+    windows: tuple[Window, ...] = ()
 
 
 def _task_from_name(path: Path) -> str:
@@ -171,105 +162,74 @@ def _read(compat: str | None, text: str | None, s: MLVUSample) -> bool:
     return read.valid and read.letter == s.answer
 
 
-@dataclass(frozen=True)
-class MLVU:
-    name: str = "mlvu"
-    title: str = "MLVU"
-    annotation_help: str = (
-        "MLVU's json/ folder (1_plotQA.json … 7_topic_reasoning.json) or question files"
-    )
-    prediction_help: str = "the official result list [{question_id, question_type, option}] or framescope prediction JSON lines"
-    compat: tuple[str, ...] = ("lmms-eval", "videomind")
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[MLVUSample]:
-        files = []
-        for p in paths:
-            if not p.exists():
-                raise MissingFileError(
-                    f"{self.name}: {p} does not exist (expected {self.annotation_help})"
-                )
-            files += sorted(p.glob("*.json")) if p.is_dir() else [p]
-        if not files:
-            raise MissingFileError(
-                f"{self.name}: expected {self.annotation_help}; no .json file in {', '.join(map(str, paths)) or '(nothing given)'}"
-            )
-        samples = [s for f in files for s in load_mlvu_file(f)]
-        if not samples:
+def load(paths: Sequence[Path]) -> list[MLVUSample]:
+    files = []
+    for p in paths:
+        if not p.exists():
+            raise MissingFileError(f"{NAME}: {p} does not exist (expected {HELP})")
+        files += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    if not files:
+        raise MissingFileError(
+            f"{NAME}: expected {HELP}; no .json file in {', '.join(map(str, paths)) or '(nothing given)'}"
+        )
+    samples = [s for f in files for s in load_mlvu_file(f)]
+    if not samples:
+        raise AnnotationError(
+            f"{NAME}: no multiple-choice questions in {', '.join(map(str, files))}"
+        )
+    seen = set()
+    for s in samples:
+        if s.id in seen:
             raise AnnotationError(
-                f"{self.name}: no multiple-choice questions in {', '.join(map(str, files))}"
+                f"{NAME}: question id {s.id} appears twice (pass each task file once)"
             )
-        seen = set()
-        for s in samples:
-            if s.id in seen:
-                raise AnnotationError(
-                    f"{self.name}: question id {s.id} appears twice (pass each task file once)"
-                )
-            seen.add(s.id)
-        return samples
+        seen.add(s.id)
+    return samples
 
-    def read_predictions(self, paths: Sequence[Path], data: list[MLVUSample]) -> Records:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_results(path), []
 
-    def score(
-        self, data: list[MLVUSample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        notes = [
-            *notes,
-            *check_coverage((s.id for s in data), preds, self.name, "every question is scored"),
-        ]
-        by_task: dict[str, list[bool]] = {}
-        for s in data:
-            by_task.setdefault(s.task, []).append(_read(compat, answer_text(preds[s.id]), s))
-        per_task = {t: pct(mean(v)) for t, v in by_task.items()}
-        everything = [o for v in by_task.values() for o in v]
-        if compat == "lmms-eval":
-            fixed = next(
-                (tl for tl in (LMMS_DEV_TASKS, LMMS_TEST_TASKS) if set(by_task) <= set(tl)), None
+def _rules(data: list[MLVUSample], preds: dict[str, Prediction], how: Scoring) -> Scores:
+    compat = how.compat
+    notes = check_coverage((s.id for s in data), preds, "every question is scored")
+    by_task: dict[str, list[bool]] = {}
+    for s in data:
+        by_task.setdefault(s.task, []).append(_read(compat, answer_text(preds[s.id]), s))
+    per_task = {t: pct(mean(v)) for t, v in by_task.items()}
+    everything = [o for v in by_task.values() for o in v]
+    if compat == "lmms-eval":
+        fixed = next(
+            (tl for tl in (LMMS_DEV_TASKS, LMMS_TEST_TASKS) if set(by_task) <= set(tl)), None
+        )
+        if fixed is None:
+            raise EvalError(
+                f"mlvu: lmms-eval knows only the task types {LMMS_DEV_TASKS} / {LMMS_TEST_TASKS}"
             )
-            if fixed is None:
-                raise EvalError(
-                    f"mlvu: lmms-eval knows only the task types {LMMS_DEV_TASKS} / {LMMS_TEST_TASKS}"
-                )
-            metrics = {"M-Avg": mean(per_task.get(t, 0.0) for t in fixed)}
-        elif compat == "videomind":
-            metrics = {"Acc": pct(mean(everything))}
-        else:
-            metrics = {"M-Avg": mean(per_task.values()), "Avg": pct(mean(everything))}
-        metrics.update(per_task)
-        unmatched = sum(s.answer is None for s in data)
-        if unmatched:
-            notes.append(
-                f"{unmatched} questions whose gold answer is none of the candidates count as wrong"
-            )
-        return Result(self.name, self.title, metrics, {}, {"questions": len(data)}, notes, compat)
-
-    def items(
-        self, data: list[MLVUSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                str(folder / s.video),
-                s.question,
-                prompts.multiple_choice(s.question),
-                s.options,
-                duration=s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[MLVUSample], ids: Collection[str]) -> list[MLVUSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+        metrics = {"M-Avg": mean(per_task.get(t, 0.0) for t in fixed)}
+    elif compat == "videomind":
+        metrics = {"Acc": pct(mean(everything))}
+    else:
+        metrics = {"M-Avg": mean(per_task.values()), "Avg": pct(mean(everything))}
+    metrics.update(per_task)
+    unmatched = sum(s.answer is None for s in data)
+    if unmatched:
+        notes.append(
+            f"{unmatched} questions whose gold answer is none of the candidates count as wrong"
+        )
+    return Scores(metrics, {}, {"questions": len(data)}, notes)
 
 
-MLVU_BENCH = MLVU()
+def _items(data: list[MLVUSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.multiple_choice, lambda s: str(videos.folder() / s.video))
+
+
+MLVU_BENCH = Benchmark(
+    name=NAME,
+    title="MLVU",
+    annotation_help=HELP,
+    prediction_help="the official result list [{question_id, question_type, option}] or framescope prediction JSON lines",
+    layout=LAYOUT,
+    load=load,
+    rules=_rules,
+    items=_items,
+    compat=("lmms-eval", "videomind"),
+    read_predictions=records_or(read_results),
+)

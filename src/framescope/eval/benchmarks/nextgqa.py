@@ -43,7 +43,7 @@ scores NExT-GQA grounding.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,23 +51,18 @@ from typing import Any
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Read,
+    Scores,
+    Scoring,
     answer_text,
     check_coverage,
     extra_note,
+    framescope_records,
     pct,
     predicted_windows,
-    require_compat,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import (
     expect_file,
     is_framescope_jsonl,
@@ -76,7 +71,6 @@ from framescope.eval.files import (
     parse_json,
     read_csv,
     read_json,
-    read_predictions,
     read_text,
 )
 from framescope.eval.metrics import (
@@ -88,8 +82,9 @@ from framescope.eval.metrics import (
     temporal_iou_area,
 )
 from framescope.text import choice, videomind_choice
-from framescope.types import Prediction, Trace, Window
+from framescope.types import Prediction, Window
 
+NAME = "nextgqa"
 OPTIONS = ("a0", "a1", "a2", "a3", "a4")
 TYPE_NAMES = {
     "CW": "Why",
@@ -106,7 +101,7 @@ TYPE_NAMES = {
 class GQASample:
     id: str  # "<video_id>_<qid>"
     video: str
-    question: str | None
+    question: str  # "" when the question is not in the CSV
     options: tuple[str, ...]
     answer: int | None  # index into options; None when the question is not in the CSV
     qtype: str | None
@@ -163,7 +158,7 @@ def load_nextgqa(csv_path: Path, gsub_path: Path) -> list[GQASample]:
                 GQASample(
                     key,
                     vid,
-                    row["question"] if row else None,
+                    row["question"] if row else "",
                     tuple(row[k] for k in OPTIONS) if row else (),
                     gold,
                     row["type"] if row else None,
@@ -231,10 +226,7 @@ def _from_framescope(
     return GQAPredictions(windows, answers if has_answers else None)
 
 
-Scored = tuple[dict[str, float], dict[str, Any], dict[str, int], list[str]]
-
-
-def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
+def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
     metrics: dict[str, float] = {}
     breakdowns: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -242,9 +234,7 @@ def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
     correct: dict[str, bool] = {}
     if preds.answers is not None:
         qa = [s for s in samples if s.answer is not None]
-        check_coverage(
-            (s.id for s in qa), preds.answers, "nextgqa", "Acc@QA needs every question's answer"
-        )
+        check_coverage((s.id for s in qa), preds.answers, "Acc@QA needs every question's answer")
         correct = {s.id: preds.answers[s.id] == s.answer for s in qa}
         metrics["Acc@QA"] = pct(mean(correct.values()))
         groups: dict[str, list[bool]] = {}
@@ -277,7 +267,7 @@ def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
             metrics["Acc@GQA"] = pct(mean(hits))
         counts["grounded_questions"] = len(grounded)
         counts["no_window"] = sum(not preds.windows[s.id] for s in grounded)
-    return metrics, breakdowns, counts, notes
+    return Scores(metrics, breakdowns, counts, notes)
 
 
 def _grounding_block(
@@ -290,7 +280,7 @@ def _grounding_block(
     return out
 
 
-def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
+def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
     metrics: dict[str, float] = {}
     counts: dict[str, int] = {}
     notes: list[str] = []
@@ -313,7 +303,7 @@ def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
         )
         counts["qa_questions"] = len(answered)
         counts["unreadable_answers"] = sum(preds.answers[s.id] is None for s in answered)
-    return metrics, {}, counts, notes
+    return Scores(metrics, {}, counts, notes)
 
 
 LAYOUT = Layout(
@@ -324,98 +314,64 @@ LAYOUT = Layout(
 )
 
 
-@dataclass(frozen=True)
-class NExTGQA:
-    name: str = "nextgqa"
-    title: str = "NExT-GQA"
-    annotation_help: str = "test.csv (or val.csv) and gsub_test.json (or gsub_val.json) from NExT-GQA's datasets/nextgqa"
-    prediction_help: str = (
-        "official result files: grounding JSON {'<vid>_<qid>': [start, end]} and/or QA JSON "
-        "{'<vid>_<qid>': {'prediction': i, 'answer': j}}; or framescope prediction JSON lines"
+def load(paths: Sequence[Path]) -> list[GQASample]:
+    given_csv = [p for p in paths if p.is_file() and p.suffix == ".csv"]
+    csv_path = (
+        given_csv[0]
+        if given_csv
+        else expect_file(
+            [p for p in paths if p.is_dir()] or paths,
+            ("test.csv", "val.csv"),
+            NAME,
+            "the QA file test.csv",
+        )
     )
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
+    gsub_names = (
+        ("gsub_val.json", "gsub_test.json")
+        if csv_path.name == "val.csv"
+        else ("gsub_test.json", "gsub_val.json")
+    )
+    gsub = next((p for p in paths if p.is_file() and p.suffix == ".json"), None)
+    if gsub is None:
+        folders = [p for p in paths if p.is_dir()] or [csv_path.parent]
+        gsub = expect_file(folders, gsub_names, NAME, "the grounding file gsub_test.json")
+    return load_nextgqa(csv_path, gsub)
 
-    def load(self, paths: Sequence[Path]) -> list[GQASample]:
-        given_csv = [p for p in paths if p.is_file() and p.suffix == ".csv"]
-        csv_path = (
-            given_csv[0]
-            if given_csv
-            else expect_file(
-                [p for p in paths if p.is_dir()] or paths,
-                ("test.csv", "val.csv"),
-                self.name,
-                "the QA file test.csv",
-            )
-        )
-        gsub_names = (
-            ("gsub_val.json", "gsub_test.json")
-            if csv_path.name == "val.csv"
-            else ("gsub_test.json", "gsub_val.json")
-        )
-        gsub = next((p for p in paths if p.is_file() and p.suffix == ".json"), None)
-        if gsub is None:
-            folders = [p for p in paths if p.is_dir()] or [csv_path.parent]
-            gsub = expect_file(folders, gsub_names, self.name, "the grounding file gsub_test.json")
-        return load_nextgqa(csv_path, gsub)
 
-    def read_predictions(
-        self, paths: Sequence[Path], data: list[GQASample]
-    ) -> GQAPredictions | Records:
-        if not paths:
-            raise PredictionError("nextgqa: no predictions file given")
-        for p in paths:
-            if not p.is_file():
-                raise PredictionError(f"nextgqa: predictions file {p} does not exist")
-        if len(paths) == 1 and is_framescope_jsonl(paths[0]):
-            return read_predictions(paths[0])
-        return _read_official(paths)
+def read_predictions(paths: Sequence[Path], data: list[GQASample]) -> Read:
+    if not paths:
+        raise PredictionError("nextgqa: no predictions file given")
+    for p in paths:
+        if not p.is_file():
+            raise PredictionError(f"nextgqa: predictions file {p} does not exist")
+    if len(paths) == 1 and is_framescope_jsonl(paths[0]):
+        return framescope_records(paths, data)
+    return _read_official(paths), []
 
-    def score(
-        self,
-        data: list[GQASample],
-        predictions: GQAPredictions | Records,
-        compat: str | None = None,
-    ) -> Result:
-        require_compat(self, compat)
-        ids = [s.id for s in data]
-        if isinstance(predictions, tuple):  # framescope records
-            records, notes = predictions
-            notes = [*notes, *extra_note(ids, records)]
-            predictions = _from_framescope(records, data, compat == "videomind")
-        else:
-            notes = extra_note(ids, {**(predictions.windows or {}), **(predictions.answers or {})})
-        scorer = _videomind if compat == "videomind" else _official
-        metrics, breakdowns, counts, more = scorer(data, predictions)
-        if "Acc@QA" not in metrics:
-            notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
-        notes = list(dict.fromkeys([*notes, *more]))
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
 
-    def items(
-        self, data: list[GQASample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        paths = _video_map(data_root / VIDEO_MAP)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, paths.get(s.video, s.video)),
-                s.question,
-                prompts.grounded_qa(s.question),
-                s.options,
-                s.windows,
-                s.duration,
-            )
-            for s in data
-            if s.question is not None
-        ]
+def _rules(
+    data: list[GQASample], predictions: GQAPredictions | dict[str, Prediction], how: Scoring
+) -> Scores:
+    ids = [s.id for s in data]
+    if isinstance(predictions, dict):  # framescope records
+        notes = extra_note(ids, predictions)
+        predictions = _from_framescope(predictions, data, how.compat == "videomind")
+    else:
+        notes = extra_note(ids, {**(predictions.windows or {}), **(predictions.answers or {})})
+    scorer = _videomind if how.compat == "videomind" else _official
+    scores = scorer(data, predictions)
+    if "Acc@QA" not in scores.metrics:
+        notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
+    scores.notes = list(dict.fromkeys([*notes, *scores.notes]))
+    return scores
 
-    def subset(self, data: list[GQASample], ids: Collection[str]) -> list[GQASample]:
-        return keep(data, ids)
 
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+def _items(data: list[GQASample], videos: Videos) -> list[EvalItem]:
+    paths = _video_map(videos.root / VIDEO_MAP)
+    in_csv = [s for s in data if s.answer is not None]  # questions without options are not run
+    return question_items(
+        in_csv, prompts.grounded_qa, lambda s: videos.file(paths.get(s.video, s.video))
+    )
 
 
 VIDEO_MAP = "map_vid_vidorID.json"
@@ -431,4 +387,18 @@ def _video_map(path: Path) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-NEXTGQA = NExTGQA()
+NEXTGQA = Benchmark(
+    name=NAME,
+    title="NExT-GQA",
+    annotation_help="test.csv (or val.csv) and gsub_test.json (or gsub_val.json) from NExT-GQA's datasets/nextgqa",
+    prediction_help=(
+        "official result files: grounding JSON {'<vid>_<qid>': [start, end]} and/or QA JSON "
+        "{'<vid>_<qid>': {'prediction': i, 'answer': j}}; or framescope prediction JSON lines"
+    ),
+    layout=LAYOUT,
+    load=load,
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=read_predictions,
+)

@@ -41,7 +41,7 @@ first 5 windows and the GT windows). There is no lmms-eval QVHighlights task.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,28 +49,17 @@ from typing import Any
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     check_coverage,
     pct,
     predicted_windows,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    read_jsonl,
-    read_predictions,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import read_jsonl
 from framescope.eval.metrics import (
     QVH_THRESHOLDS,
     detection_ap,
@@ -82,7 +71,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Trace, Window
+from framescope.types import Prediction, Window
 
 R1_THRESHOLDS_WIDE = (0.3, 0.35, 0.4, 0.45, *QVH_THRESHOLDS)
 HL_LEVELS = ((2, "Fair"), (3, "Good"), (4, "VeryGood"))
@@ -94,8 +83,9 @@ class QVHSample:
     duration: float
     windows: tuple[Window, ...]
     labels: tuple[tuple[float, ...], ...] | None  # (clips, annotators) saliency 0–4, or None
-    query: str = ""
+    question: str = ""  # the moment query
     video: str = ""  # the 'vid' (YouTube id + clip span), the video file's stem
+    options: tuple[str, ...] = ()
 
 
 def _windows(value: object, path: Path, line: int, what: str) -> tuple[Window, ...]:
@@ -309,91 +299,52 @@ def _highlights(
     return blocks
 
 
-LAYOUT = Layout(("",), ("videos",), "highlight_val_release.jsonl + videos/<vid>.mp4")
+def _rules(data: list[QVHSample], preds: dict[str, Prediction], how: Scoring) -> Scores:
+    videomind = how.compat == "videomind"
+    why = "qids in the annotations and the submission must match (moment-detr asserts it)"
+    notes = check_coverage((s.id for s in data), preds, why)
+    metrics, breakdowns = {}, {}
+    if any(predicted_windows(preds[s.id]) for s in data):
+        blocks, range_notes = _moment_retrieval(data, preds, videomind)
+        notes += range_notes
+        metrics.update(_brief(blocks, videomind))
+        breakdowns.update(blocks)
+    else:
+        notes.append("no predicted windows: MR metrics left out")
+    if any(preds[s.id].saliency is not None for s in data):
+        if any(s.labels is None for s in data):
+            notes.append("annotations lack saliency scores: HL metrics left out")
+        else:
+            hl = _highlights(data, preds)
+            breakdowns.update(hl)
+            metrics.update(
+                {f"{k}-{m.split('-')[1]}": v for k, b in hl.items() for m, v in b.items()}
+            )
+    counts = {
+        "queries": len(data),
+        "no_window": sum(not predicted_windows(preds[s.id]) for s in data),
+    }
+    return Scores(metrics, breakdowns, counts, notes)
 
 
-@dataclass(frozen=True)
-class QVHighlights:
-    name: str = "qvhighlights"
-    title: str = "QVHighlights"
-    annotation_help: str = "moment-detr's highlight_val_release.jsonl"
-    prediction_help: str = (
+def _items(data: list[QVHSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.grounding, lambda s: videos.file(s.video))
+
+
+HELP = "moment-detr's highlight_val_release.jsonl"
+
+QVHIGHLIGHTS = Benchmark(
+    name="qvhighlights",
+    title="QVHighlights",
+    annotation_help=HELP,
+    prediction_help=(
         "moment-detr submission JSON lines {qid, pred_relevant_windows, pred_saliency_scores}, "
         "or framescope prediction JSON lines (windows, scores, saliency)"
-    )
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[QVHSample]:
-        return load_qvhighlights(
-            expect_file(paths, ("highlight_val_release.jsonl",), self.name, self.annotation_help)
-        )
-
-    def read_predictions(self, paths: Sequence[Path], data: list[QVHSample]) -> Records:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_submission(path), []
-
-    def score(
-        self, data: list[QVHSample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        videomind = compat == "videomind"
-        notes = [
-            *notes,
-            *check_coverage(
-                (s.id for s in data),
-                preds,
-                self.name,
-                "qids in the annotations and the submission must match (moment-detr asserts it)",
-            ),
-        ]
-        metrics, breakdowns = {}, {}
-        if any(predicted_windows(preds[s.id]) for s in data):
-            blocks, range_notes = _moment_retrieval(data, preds, videomind)
-            notes += range_notes
-            metrics.update(_brief(blocks, videomind))
-            breakdowns.update(blocks)
-        else:
-            notes.append("no predicted windows: MR metrics left out")
-        if any(preds[s.id].saliency is not None for s in data):
-            if any(s.labels is None for s in data):
-                notes.append("annotations lack saliency scores: HL metrics left out")
-            else:
-                hl = _highlights(data, preds)
-                breakdowns.update(hl)
-                metrics.update(
-                    {f"{k}-{m.split('-')[1]}": v for k, b in hl.items() for m, v in b.items()}
-                )
-        counts = {
-            "queries": len(data),
-            "no_window": sum(not predicted_windows(preds[s.id]) for s in data),
-        }
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
-
-    def items(
-        self, data: list[QVHSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video),
-                s.query,
-                prompts.grounding(s.query),
-                windows=s.windows,
-                duration=s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[QVHSample], ids: Collection[str]) -> list[QVHSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
-
-
-QVHIGHLIGHTS = QVHighlights()
+    ),
+    layout=Layout(("",), ("videos",), "highlight_val_release.jsonl + videos/<vid>.mp4"),
+    load=annotation_file(load_qvhighlights, ("highlight_val_release.jsonl",), "qvhighlights", HELP),
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=records_or(read_submission),
+)

@@ -36,7 +36,7 @@ unreadable answer counts as wrong (in the denominator) and letters compare case-
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,31 +44,20 @@ from typing import Any
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     answer_text,
     check_coverage,
     pct,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    read_json_records,
-    read_predictions,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import read_json_records
 from framescope.eval.metrics import accuracy
 from framescope.text import INVALID, videomind_choice, videomme_choice
-from framescope.types import Prediction, Trace
+from framescope.types import Prediction, Window
 
 DURATIONS = ("short", "medium", "long")
 TABLES = (
@@ -82,15 +71,17 @@ TABLES = (
 class VMESample:
     id: str
     video_id: str
-    duration: str
+    length: str  # the duration category: short, medium or long
     category: str
     sub_category: str
     task_type: str
     answer: str
     num_options: int
-    video_file: str = ""  # the YouTube id ``videoID``, the video file's stem
+    video: str = ""  # the YouTube id ``videoID``, the video file's stem
     question: str = ""
     options: tuple[str, ...] = ()  # option texts without their "A. " prefixes
+    windows: tuple[Window, ...] = ()
+    duration: float | None = None  # seconds: not annotated
 
 
 _OPTION_PREFIX = re.compile(r"^\s*[A-Z]\s*[.)]\s*")
@@ -216,89 +207,56 @@ LAYOUT = Layout(
     ("data", "videos", "video"),
     "videomme/test-00000-of-00001.parquet (or test.json) + data/<videoID>.mp4 (or videos/, video/)",
 )
+PARQUET = "test-00000-of-00001.parquet"  # the Hugging Face release: videomme/<parquet>
+FILE_NAMES = (PARQUET, f"videomme/{PARQUET}", "test.json", "videomme.json", "test.jsonl")
+HELP = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
 
 
-@dataclass(frozen=True)
-class VideoMME:
-    name: str = "videomme"
-    title: str = "Video-MME"
-    annotation_help: str = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
-    prediction_help: str = "the official results JSON (nested, 'response' per question) or framescope prediction JSON lines"
-    compat: tuple[str, ...] = ("lmms-eval", "videomind")
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[VMESample]:
-        parquet = "test-00000-of-00001.parquet"  # the Hugging Face release: videomme/<parquet>
-        names = (parquet, f"videomme/{parquet}", "test.json", "videomme.json", "test.jsonl")
-        return load_videomme(expect_file(paths, names, self.name, self.annotation_help))
-
-    def read_predictions(self, paths: Sequence[Path], data: list[VMESample]) -> Records:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_results(path), []
-
-    def score(
-        self, data: list[VMESample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        notes = [
-            *notes,
-            *check_coverage(
-                (s.id for s in data),
-                preds,
-                self.name,
-                "the official script asserts complete results per duration",
-            ),
-        ]
-        rows, unreadable = [], 0
-        for s in data:
-            text = answer_text(preds[s.id])
-            if compat == "videomind":
-                read = videomind_choice(text, s.num_options) if text is not None else INVALID
-            else:
-                read = videomme_choice(text) if text is not None else INVALID
-            unreadable += not read.valid
-            if compat == "lmms-eval":  # an empty reading is a wrong answer; case-insensitive
-                outcome: bool | None = read.valid and read.letters[0].lower() == s.answer.lower()
-            elif compat == "videomind":
-                outcome = read.valid and read.letters[0] == s.answer.upper()
-            else:  # official: an empty reading is left out of the denominator
-                outcome = read.letters[0] == s.answer if read.valid else None
-            rows.append((s, outcome))
-        metrics = {"Overall": _group(rows)["all"]}
-        present = [d for d in DURATIONS if any(s.duration == d for s in data)]
-        per_duration = _group(rows, "duration")
-        metrics.update({d: per_duration[d] for d in present})
-        breakdowns: dict[str, Any] = {table: _group(rows, key) for table, key in TABLES}
-        for d in present:
-            subset = [r for r in rows if r[0].duration == d]
-            breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
-        answered = sum(o is not None for _, o in rows)
-        counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
-
-    def items(
-        self, data: list[VMESample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video_file),
-                s.question,
-                prompts.multiple_choice(s.question),
-                s.options,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[VMESample], ids: Collection[str]) -> list[VMESample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+def _rules(data: list[VMESample], preds: dict[str, Prediction], how: Scoring) -> Scores:
+    compat = how.compat
+    why = "the official script asserts complete results per duration"
+    notes = check_coverage((s.id for s in data), preds, why)
+    rows, unreadable = [], 0
+    for s in data:
+        text = answer_text(preds[s.id])
+        if compat == "videomind":
+            read = videomind_choice(text, s.num_options) if text is not None else INVALID
+        else:
+            read = videomme_choice(text) if text is not None else INVALID
+        unreadable += not read.valid
+        if compat == "lmms-eval":  # an empty reading is a wrong answer; case-insensitive
+            outcome: bool | None = read.valid and read.letters[0].lower() == s.answer.lower()
+        elif compat == "videomind":
+            outcome = read.valid and read.letters[0] == s.answer.upper()
+        else:  # official: an empty reading is left out of the denominator
+            outcome = read.letters[0] == s.answer if read.valid else None
+        rows.append((s, outcome))
+    metrics = {"Overall": _group(rows)["all"]}
+    present = [d for d in DURATIONS if any(s.length == d for s in data)]
+    per_duration = _group(rows, "length")
+    metrics.update({d: per_duration[d] for d in present})
+    breakdowns: dict[str, Any] = {table: _group(rows, key) for table, key in TABLES}
+    for d in present:
+        subset = [r for r in rows if r[0].length == d]
+        breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
+    answered = sum(o is not None for _, o in rows)
+    counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
+    return Scores(metrics, breakdowns, counts, notes)
 
 
-VIDEOMME = VideoMME()
+def _items(data: list[VMESample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.multiple_choice, lambda s: videos.file(s.video))
+
+
+VIDEOMME = Benchmark(
+    name="videomme",
+    title="Video-MME",
+    annotation_help=HELP,
+    prediction_help="the official results JSON (nested, 'response' per question) or framescope prediction JSON lines",
+    layout=LAYOUT,
+    load=annotation_file(load_videomme, FILE_NAMES, "videomme", HELP),
+    rules=_rules,
+    items=_items,
+    compat=("lmms-eval", "videomind"),
+    read_predictions=records_or(read_results),
+)
