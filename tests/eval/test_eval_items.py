@@ -139,20 +139,20 @@ def test_cgbench_and_its_interval_reader(tmp_path, dump) -> None:
     }
     dump(tmp_path / "cgbench.json", [question])
     (tmp_path / "cg_videos_720p").mkdir()
-    (item,) = items_of("cgbench", tmp_path)
+    (item,) = items_of("cgbench", tmp_path)  # no clue clips: no clue run
+    clip = touch(tmp_path / "cg_clue_videos" / "17.mp4")
+    same, clue = items_of("cgbench", tmp_path)
+    assert same == item and (clue.id, clue.sample.video) == ("17#clue", clip)
+    assert clue.sample.prompt == prompts.multiple_choice("Which object appears first?")
     assert item.sample.video == str(tmp_path / "cg_videos_720p" / "b8dd.mp4")
     assert item.windows == (Window(10, 20),) and len(item.sample.options) == 4
-    # CG-Bench's reader: a json result in fractions of the duration
-    trace = Trace(
-        "17",
-        "direct",
-        item.sample.video,
-        item.sample.prompt,
-        response='```json {"result": [[0.1, 0.2]]}```',
-    )
-    trace.answer = Answer(trace.response)
+    # CG-Bench's reader on the raw reply: a json result, in seconds (the reasoning's "3" is not
+    # read: the json block comes first), instead of the windows the runtime read
+    reply = '<think>about 3</think>```json {"result": [[21.5, 40]]}```'
+    trace = Trace("17", "direct", item.sample.video, item.sample.prompt, response=reply)
+    trace.answer = Answer("B", windows=(Window(1, 2),))
     pred = get_benchmark("cgbench").prediction(trace, item)
-    assert pred.windows == [Window(20.0, 40.0)]
+    assert pred.windows == [Window(21.5, 40.0)]
 
 
 def test_videomme_strips_option_letters(tmp_path, dump) -> None:

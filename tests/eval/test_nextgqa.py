@@ -96,12 +96,19 @@ def test_videomind_compat(folder, tmp_path, jsonl):
             {"id": "v2_3", "answer": "The answer is A"},  # check_ans reads 't': unreadable, wrong
         ],
     )
-    m = score("nextgqa", [folder], [preds], compat="videomind").metrics
-    # grounding over the 3 samples with a window; the zero-length one has IoP 0 in nncore
+    r = score("nextgqa", [folder], [preds], compat="videomind")
+    m = r.metrics
+    # grounding over the 3 samples with a window; the zero-length one has IoP 0/0 → 0 in nncore
     assert m["mIoP"] == pytest.approx(100 * (1 + 5 / 6 + 0) / 3)
-    assert m["IoP@0.7"] == pytest.approx(200 / 3)
-    assert m["Acc@QA"] == pytest.approx(50.0)
-    assert m["Acc@GQA"] == pytest.approx(25.0)  # only v1_0: right and IoP >= 0.5
+    assert m["R1@0.7 (IoP)"] == pytest.approx(200 / 3)
+    assert m["mIoU"] == pytest.approx(100 * (0.5 + 5 / 6 + 0) / 3)
+    assert m["R1@0.5"] == pytest.approx(200 / 3)  # 0.5 >= 0.5 in float32 too
+    assert m["R5@0.3"] == pytest.approx(200 / 3)
+    # VideoMind's QA table: B right, C wrong, D right, "The answer is A" → t: Failed
+    assert m["Acc"] == pytest.approx(50.0)
+    assert m["Acc (IoU >= 0.5)"] == pytest.approx(25.0)  # only v1_0: right and IoU 0.5
+    assert m["Acc (IoP >= 0.5)"] == pytest.approx(25.0)  # v2_2 is right but its IoP is 0
+    assert r.breakdowns["QA"]["TP"]["Failed"] == 1  # per task: the CSV's question type
 
 
 def test_missing_qa_prediction_is_an_error(folder, tmp_path, dump):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from framescope.eval.benchmarks import get_benchmark
-from framescope.eval.benchmarks.base import Result, require_compat
+from framescope.eval.benchmarks.base import Result, Scoring, require_compat
 from framescope.fileio import write_json
 
 
@@ -17,15 +17,21 @@ def score(
     annotations: Sequence[str | os.PathLike[str]],
     predictions: Sequence[str | os.PathLike[str]],
     compat: str | None = None,
+    *,
+    conf_thr: float = -1.0,
+    normalised_time: bool = False,
 ) -> Result:
     """Load ``benchmark``'s annotation files, read the predictions (its official result format
     or framescope prediction JSON lines) and score them — the official way unless ``compat``
-    names a re-implementation to reproduce (``"lmms-eval"`` or ``"videomind"``)."""
+    names a re-implementation to reproduce (``"lmms-eval"`` or ``"videomind"``).
+    ``conf_thr``: VideoMind's confidence threshold (CG-Bench, ``compat="videomind"``);
+    ``normalised_time``: NExT-GQA grounding given as fractions of the video (its gs mode)."""
     bench = get_benchmark(benchmark)
+    how = Scoring(compat, conf_thr, normalised_time)
     require_compat(bench, compat)
     data = bench.load([Path(p) for p in annotations])
     preds = bench.read_predictions([Path(p) for p in predictions], data)
-    return bench.score(data, preds, compat)
+    return bench.score(data, preds, how)
 
 
 def _flatten(prefix: str, value: Any, rows: list[tuple[str, Any]]) -> None:

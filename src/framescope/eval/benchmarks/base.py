@@ -10,7 +10,7 @@ from typing import Any
 from framescope.errors import EvalError, PredictionError
 from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, keep, trace_prediction
 from framescope.eval.files import expect_file, is_framescope_jsonl, read_predictions
-from framescope.text import Spans, answer_region, parse_spans
+from framescope.text import Spans, parse_spans
 from framescope.types import Prediction, Trace, Window
 
 
@@ -43,9 +43,12 @@ class Result:
 
 @dataclass(frozen=True)
 class Scoring:
-    """How to score: the official rules, or those of the re-implementation ``compat`` names."""
+    """How to score: the official rules, or those of the re-implementation ``compat`` names, and
+    the options a benchmark's own script takes."""
 
     compat: str | None = None
+    conf_thr: float = -1.0  # VideoMind's --conf_thr (CG-Bench, --compat videomind)
+    normalised_time: bool = False  # NExT-GQA grounding in fractions of the video (gs=True)
 
 
 @dataclass
@@ -120,13 +123,15 @@ class Benchmark:
     subset: Callable[[Any, Collection[str]], Any] = keep
     prediction: Callable[[Trace, EvalItem], Prediction] = trace_prediction
 
-    def score(self, data: Any, predictions: Read, compat: str | None = None) -> Result:
-        """Score what :attr:`read_predictions` returned."""
-        require_compat(self, compat)
+    def score(self, data: Any, predictions: Read, how: Scoring | str | None = None) -> Result:
+        """Score what :attr:`read_predictions` returned, the official way or as ``how`` says
+        (a :class:`Scoring`, or just the ``compat`` name)."""
+        how = how if isinstance(how, Scoring) else Scoring(how)
+        require_compat(self, how.compat)
         found, notes = predictions
-        s = self.rules(data, found, Scoring(compat))
+        s = self.rules(data, found, how)
         notes = [*notes, *s.notes]
-        return Result(self.name, self.title, s.metrics, s.breakdowns, s.counts, notes, compat)
+        return Result(self.name, self.title, s.metrics, s.breakdowns, s.counts, notes, how.compat)
 
     def videos(self, data_root: Path, video_dir: Path | None = None) -> Videos:
         """The video folders of a run under ``data_root``."""
@@ -148,15 +153,12 @@ def predicted_windows(
 
 
 def answer_text(pred: Prediction | None) -> str | None:
-    """The text an answer extractor reads: ``answer`` when set, else the answer region of
-    ``response``; ``None`` for a failed sample or one without either."""
+    """The text a benchmark's answer reader gets: the raw ``response`` as generated (official
+    readers read the reply unchanged), else ``answer`` (a record or result file without the
+    reply); ``None`` for a failed sample or one without either."""
     if pred is None or pred.error is not None:
         return None
-    if pred.answer is not None:
-        return pred.answer
-    if pred.response is not None:
-        return answer_region(pred.response)
-    return None
+    return pred.response if pred.response is not None else pred.answer
 
 
 def check_coverage(ids: Iterable[str], predictions: Mapping[str, object], why: str) -> list[str]:

@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from framescope.errors import AnnotationError, MissingFileError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Read,
@@ -67,19 +68,19 @@ from framescope.eval.benchmarks.layout import (
     EvalItem,
     Layout,
     Videos,
+    keep,
     question_items,
     trace_prediction,
+    video_file,
 )
-from framescope.eval.files import is_framescope_jsonl, read_json, read_json_records
+from framescope.eval.files import is_framescope_jsonl, read_json, read_json_records, read_table
 from framescope.eval.metrics import (
-    fraction_above,
     fraction_at_least,
     mean,
     merged_intervals_iou,
-    summed_intervals_iou,
 )
-from framescope.text import cgbench_choice, cgbench_spans, videomind_choice
-from framescope.types import Prediction, Trace, Window
+from framescope.text import Spans, cgbench_choice, cgbench_intervals
+from framescope.types import Prediction, Sample, Trace, Window
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 DURATION_BINS = (
@@ -177,13 +178,15 @@ def load_cgbench(paths: Sequence[Path]) -> list[CGSample]:
 
 
 def _read_official(folder: Path) -> dict[str, CGScore]:
+    """The per-question folder of ``run/run_api.py``: the saved score of each mode (a question
+    without a mode's key has no score in it)."""
     out = {}
     for f in sorted(folder.glob("*.json")):
         data = read_json(f, PredictionError)
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, dict) or "qid" not in data:
             raise PredictionError("expected a question file with 'qid' and 'results'", str(f), 1)
-        found: dict[str, float] = {}
+        found: dict[str, float | None] = {}
         for key, entry in results.items():
             mode = next((m for m in MODES if key.startswith(m + "_")), None)
             if mode is None:
@@ -193,61 +196,94 @@ def _read_official(folder: Path) -> dict[str, CGScore]:
                     f"two {mode} runs ({key} …): keep one run per folder", str(f), 1
                 )
             value = entry.get("result") if isinstance(entry, dict) else None
-            found[mode] = -1.0 if value is None else float(value)
+            found[mode] = None if value is None else float(value)
         out[str(data["qid"])] = CGScore(**found)
     if not out:
         raise PredictionError(f"cgbench: no question result files in {folder}")
     return out
 
 
-def _scores(samples: Sequence[CGSample], records: dict[str, Prediction]) -> dict[str, CGScore]:
-    """Official per-question scores from framescope records."""
-    out = {}
-    for s in samples:
-        pred, clue = records.get(s.id), records.get(f"{s.id}#clue")
-        long_acc = _answer_score(pred, s) if pred is not None else None
-        clue_acc = _answer_score(clue, s) if clue is not None else None
-        miou = None
-        if pred is not None:
-            if pred.error is not None:
-                miou = -1.0
-            elif pred.windows:
-                miou = merged_intervals_iou(pred.windows, s.windows)
-        out[s.id] = CGScore(long_acc, clue_acc, miou)
+SHEET_COLUMNS = ("qid", "task_mode", "prediction")
+
+
+def _read_sheet(path: Path) -> dict[str, Prediction]:
+    """VLMEvalKit's CG-Bench result table (``.xlsx``, ``.tsv``/``.csv`` or ``.json`` records; one
+    row per question and ``task_mode``, the model's reply in ``prediction``) as framescope
+    records: ``<qid>`` holds the long_acc reply, ``<qid>#clue`` the clue_acc reply and
+    ``<qid>#miou`` the miou reply."""
+    rows = read_table(path, SHEET_COLUMNS)
+    out: dict[str, Prediction] = {}
+    suffix = {"long_acc": "", "clue_acc": "#clue", "miou": "#miou"}
+    for line, row in rows:
+        mode = str(row["task_mode"])
+        if mode not in suffix:
+            raise PredictionError(
+                f"task_mode {mode!r} is none of {', '.join(suffix)}", str(path), line
+            )
+        key = f"{_qid(row['qid'])}{suffix[mode]}"
+        reply = row["prediction"]
+        missing = reply is None or (isinstance(reply, float) and math.isnan(reply))
+        out[key] = Prediction(key, response=None if missing else str(reply))
+    if not out:
+        raise PredictionError("no result rows", str(path))
     return out
 
 
-def _answer_score(pred: Prediction, s: CGSample) -> float:
+def _qid(value: object) -> str:
+    """A qid as the annotations write it (spreadsheets turn integers into floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _answer_score(pred: Prediction | None, s: CGSample) -> float | None:
+    """post_process for long_acc / clue_acc: 1 or 0, ``None`` when nothing is read (no score)."""
     text = answer_text(pred)
-    read = cgbench_choice(text) if text is not None else None
+    read = cgbench_choice(text) if text else None
     if read is None or not read.valid:
-        return -1.0
+        return None
     return 1.0 if s.right_answer in read.letters else 0.0
 
 
-def _rating(samples: Sequence[CGSample], scores: dict[str, CGScore]) -> dict[str, float]:
-    kept = {m: {s.id: getattr(scores[s.id], m) for s in samples if s.id in scores} for m in MODES}
-    kept = {m: {k: v for k, v in d.items() if v is not None and v != -1} for m, d in kept.items()}
+def _miou_score(pred: Prediction | None, s: CGSample) -> float | None:
+    """post_process for miou: the record's windows, else its reply read as CG-Bench reads it."""
+    if pred is None or pred.error is not None:
+        return None
+    intervals = tuple(pred.windows) if pred.windows else cgbench_intervals(pred.response)
+    return None if intervals is None else merged_intervals_iou(intervals, s.windows)
+
+
+def _scores(samples: Sequence[CGSample], records: dict[str, Prediction]) -> dict[str, CGScore]:
+    """Official per-question scores from framescope records: ``<qid>`` answers on the whole
+    video and names the clue intervals (or ``<qid>#miou`` does), ``<qid>#clue`` answers given
+    the clues."""
     out = {}
-    for m in MODES:
-        if kept[m]:
-            out[m] = pct(mean(kept[m].values()))
+    for s in samples:
+        long_, clue = records.get(s.id), records.get(f"{s.id}#clue")
+        grounding = records.get(f"{s.id}#miou", long_)
+        out[s.id] = CGScore(
+            _answer_score(long_, s), _answer_score(clue, s), _miou_score(grounding, s)
+        )
+    return out
+
+
+def _rating(samples: Sequence[CGSample], scores: dict[str, CGScore]) -> dict[str, float]:
+    """stat_with_key.py: each mode's mean over the questions it scored; ``rec@iou`` /
+    ``acc@iou`` averaged over t = 0.1 … 0.5 with ``>=``; CRR = min(long, clue) / clue."""
+    kept = {m: {s.id: getattr(scores[s.id], m) for s in samples if s.id in scores} for m in MODES}
+    kept = {m: {k: v for k, v in d.items() if v is not None} for m, d in kept.items()}
+    out = {m: pct(mean(kept[m].values())) for m in MODES if kept[m]}
     if kept["long_acc"] and kept["clue_acc"]:
         long_, clue = mean(kept["long_acc"].values()), mean(kept["clue_acc"].values())
         out["CRR"] = pct(min(long_, clue) / clue) if clue != 0 else 0.0
     if kept["miou"]:
-        both = set(kept["miou"]) & set(kept["long_acc"])
+        miou, long_acc = kept["miou"], kept["long_acc"]
+        both = set(miou) & set(long_acc)
         if both:
             out["acc@iou"] = pct(
-                mean(
-                    sum(1 for q in both if kept["miou"][q] > t and kept["long_acc"][q] == 1)
-                    / len(both)
-                    for t in THRESHOLDS
-                )
+                mean(mean(miou[q] >= t and long_acc[q] == 1 for q in both) for t in THRESHOLDS)
             )
-        out["rec@iou"] = pct(
-            mean(fraction_above(list(kept["miou"].values()), t) for t in THRESHOLDS)
-        )
+        out["rec@iou"] = pct(mean(fraction_at_least(list(miou.values()), t) for t in THRESHOLDS))
     return out
 
 
@@ -271,43 +307,38 @@ def _official(
 
 
 def _videomind(
-    samples: Sequence[CGSample], records: dict[str, Prediction]
-) -> tuple[dict[str, float], dict[str, Any]]:
-    ious: dict[str, float] = {}
-    answers: dict[str, bool] = {}
-    for s in samples:
-        pred = records.get(s.id)
-        if pred is None:
-            continue
-        if pred.windows and pred.error is None:
-            ious[s.id] = summed_intervals_iou(pred.windows[0], s.windows)
-        text = answer_text(pred)
-        if text is not None or pred.error is not None:
-            read = videomind_choice(text, s.num_choices) if text is not None else None
-            answers[s.id] = bool(read and read.valid and read.letter == s.right_answer.upper())
-    metrics = {}
-    if ious:
-        values = list(ious.values())
-        metrics.update({f"R1@{t}": pct(fraction_at_least(values, t)) for t in THRESHOLDS})
-        metrics["mIoU"] = pct(mean(values))
-        metrics["rec.@IoU"] = pct(mean(fraction_at_least(values, t) for t in THRESHOLDS))
-    if answers:
-        metrics["long-acc."] = pct(mean(answers.values()))
-        metrics["acc.@IoU"] = pct(
-            mean(
-                mean(ok and ious.get(q, 0.0) >= t for q, ok in answers.items()) for t in THRESHOLDS
-            )
+    samples: Sequence[CGSample], records: dict[str, Prediction], conf_thr: float
+) -> Scores:
+    rows = [
+        vm.Sample(
+            (s.sub_category or "unknown",),
+            s.windows,
+            (p.windows or None) if p.error is None else None,
+            p.scores,
+            vm.reply(p),
+            s.right_answer,
+            s.num_choices,
         )
-    return metrics, {}
+        for s in samples
+        if (p := records.get(s.id)) is not None
+    ]
+    return vm.tables(rows, cgbench=True, conf_thr=conf_thr)
 
 
 def read_predictions(paths: Sequence[Path], data: list[CGSample]) -> Read:
     if len(paths) != 1 or not paths[0].exists():
         raise PredictionError("cgbench: expected one predictions file or result folder")
-    if paths[0].is_dir():
-        return _read_official(paths[0]), []
-    if not is_framescope_jsonl(paths[0]):
-        raise PredictionError("expected framescope prediction JSON lines", str(paths[0]))
+    path = paths[0]
+    if path.is_dir():
+        return _read_official(path), []
+    if path.suffix in (".xlsx", ".tsv", ".csv") or (
+        path.suffix == ".json" and not is_framescope_jsonl(path)
+    ):
+        return _read_sheet(path), []
+    if not is_framescope_jsonl(path):
+        raise PredictionError(
+            "expected framescope prediction JSON lines or VLMEvalKit's result table", str(path)
+        )
     return framescope_records(paths, data)
 
 
@@ -316,37 +347,69 @@ def _rules(
 ) -> Scores:
     ids = [s.id for s in data]
     framescope = bool(preds) and isinstance(next(iter(preds.values())), Prediction)
-    notes = extra_note([*ids, *(f"{i}#clue" for i in ids)] if framescope else ids, preds)
+    keys = [*ids, *(f"{i}{m}" for i in ids for m in ("#clue", "#miou"))] if framescope else ids
+    notes = extra_note(keys, preds)
     if how.compat == "videomind":
         if not framescope:
             raise PredictionError(
                 "cgbench: --compat videomind needs framescope predictions (official results hold only scores)"
             )
-        metrics, breakdowns = _videomind(data, cast(dict[str, Prediction], preds))
-    else:
-        scores = (
-            _scores(data, cast(dict[str, Prediction], preds))
-            if framescope
-            else cast(dict[str, CGScore], preds)
-        )
-        metrics, breakdowns = _official(data, scores)
-        unread = {m: sum(getattr(scores[i], m) == -1 for i in ids if i in scores) for m in MODES}
-        notes += [f"{n} unreadable {m} answers left out (official)" for m, n in unread.items() if n]
-    missing = sum(i not in preds for i in ids)
+        scores = _videomind(data, cast(dict[str, Prediction], preds), how.conf_thr)
+        scores.notes = [*notes, *scores.notes]
+        return scores
+    per_question = (
+        _scores(data, cast(dict[str, Prediction], preds))
+        if framescope
+        else cast(dict[str, CGScore], preds)
+    )
+    metrics, breakdowns = _official(data, per_question)
+    missing = sum(i not in per_question for i in ids)
     if missing:
         notes.append(f"{missing} questions without a prediction left out")
+    for m in MODES:
+        unscored = sum(getattr(per_question[i], m) is None for i in ids if i in per_question)
+        if unscored and (m != "clue_acc" or len(metrics)):
+            notes.append(f"{unscored} questions without a {m} score left out (official)")
     if not metrics:
         raise PredictionError("cgbench: no prediction could be scored")
     return Scores(metrics, breakdowns, {"questions": len(data) - missing}, notes)
 
 
+CLUE_VIDEOS = "cg_clue_videos"  # the release's clue clips, <qid>.mp4 (clue_video_chunk_*.zip)
+
+
 def _items(data: list[CGSample], videos: Videos) -> list[EvalItem]:
-    return question_items(data, prompts.grounded_qa, lambda s: videos.file(s.video))
+    """Per question ``<qid>`` on the whole video (answer and clue intervals), then — when the
+    release's clue clips are there — ``<qid>#clue`` on the clip of its clues (clue_acc)."""
+    whole = question_items(data, prompts.grounded_qa, lambda s: videos.file(s.video))
+    try:
+        clip_folder = videos.folder((CLUE_VIDEOS,))
+    except MissingFileError:
+        return whole
+    clues = [
+        EvalItem(
+            Sample(
+                f"{s.id}#clue",
+                video_file(clip_folder, s.id),
+                s.question,
+                s.options,
+                prompt=prompts.multiple_choice(s.question),
+            )
+        )
+        for s in data
+    ]
+    return [item for pair in zip(whole, clues) for item in pair]
+
+
+def _subset(data: list[CGSample], ids: Collection[str]) -> list[CGSample]:
+    return keep(data, {i.partition("#")[0] for i in ids})
 
 
 def _prediction(trace: Trace, item: EvalItem) -> Prediction:
-    duration = item.duration if item.duration is not None else trace.duration
-    return trace_prediction(trace, item, lambda text: cgbench_spans(text, duration))
+    """The clue intervals the reply names, read as CG-Bench reads them, else the method's."""
+    if item.id.endswith("#clue"):
+        return trace_prediction(trace, item)
+    return trace_prediction(trace, item, lambda reply: Spans(cgbench_intervals(reply) or ()))
 
 
 CGBENCH = Benchmark(
@@ -355,15 +418,19 @@ CGBENCH = Benchmark(
     annotation_help="cgbench.json (or the folder of per-question JSON files)",
     prediction_help=(
         "framescope prediction JSON lines ('<qid>' = long-video answer + clue windows, "
-        "'<qid>#clue' = answer given the clues) or the official per-question result folder"
+        "'<qid>#clue' = answer given the clues), the official per-question result folder, or "
+        "VLMEvalKit's result table (.xlsx, .tsv, .json)"
     ),
     layout=Layout(
-        ("cgbench.json",), ("cg_videos_720p",), "cgbench.json + cg_videos_720p/<video_uid>.mp4"
+        ("cgbench.json",),
+        ("cg_videos_720p",),
+        f"cgbench.json + cg_videos_720p/<video_uid>.mp4 + {CLUE_VIDEOS}/<qid>.mp4",
     ),
     load=load_cgbench,
     rules=_rules,
     items=_items,
     compat=("videomind",),
     read_predictions=read_predictions,
+    subset=_subset,
     prediction=_prediction,
 )

@@ -162,14 +162,14 @@ def trace_prediction(
     """A method's trace as a prediction record (:meth:`Trace.to_prediction`: the ranked windows
     the answer names — with their scores when the method ranked them — else the windows it
     fetched; the raw response; the error), with ``answer`` the answer *text* (the ``<answer>``
-    content, else the text after ``</think>``). ``read_windows`` replaces the runtime's span
-    reading with a benchmark's own (CG-Bench) when it finds any."""
+    content, else the text after ``</think>``). ``read_windows`` replaces them with the windows
+    a benchmark's own reader (CG-Bench) finds in the raw reply, when it finds any."""
     if trace.error is not None:
         return Prediction(trace.id, response=trace.response or None, error=trace.error)
     pred = trace.to_prediction()
     pred.answer = trace.answer.text or None
     if read_windows is not None:
-        named = read_windows(trace.answer.text).windows
+        named = read_windows(trace.response).windows
         if named:
             pred.windows, pred.scores = list(named), None
     return pred

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Scores,
@@ -47,7 +48,7 @@ from framescope.eval.benchmarks.base import (
 from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import line_of, parse_json, read_jsonl, read_text
 from framescope.eval.metrics import mean
-from framescope.text import lvbench_choice, videomind_choice, videomme_choice
+from framescope.text import lvbench_choice, mcq_answer, strip_reasoning
 from framescope.types import Prediction, Window
 
 NAME_MAP = {
@@ -135,15 +136,24 @@ def _correct(compat: str | None, value: Prediction | str, s: LVSample) -> bool:
     if isinstance(value, str):  # the official answers file: compared as given
         return value == s.answer
     text = answer_text(value)
-    if text is None:
-        return False
-    if compat == "lmms-eval":
-        read = videomme_choice(text)
-    elif compat == "videomind":
-        read = videomind_choice(text, s.num_options)
-    else:
-        read = lvbench_choice(text)
-    return read.valid and read.letter == s.answer
+    if compat == "lmms-eval":  # reasoning stripped, lmms-eval's reader; unreadable is wrong
+        return mcq_answer(strip_reasoning(text or ""), "ABCD").letter == s.answer
+    read = lvbench_choice(text) if text is not None else None
+    return bool(read and read.valid and read.letter == s.answer)
+
+
+def _videomind(data: list[LVSample], preds: dict[str, Prediction] | dict[str, str]) -> Scores:
+    rows = [
+        vm.Sample(
+            s.categories,
+            answer=p if isinstance(p, str) else vm.reply(p),
+            gold=s.answer,
+            num_options=s.num_options,
+        )
+        for s in data
+        if (p := preds.get(s.id)) is not None
+    ]
+    return vm.tables(rows)
 
 
 HELP = "LVBench's video_info.meta.jsonl"
@@ -158,6 +168,10 @@ def _rules(
         notes = check_coverage(ids, preds, "lmms-eval scores every question")
     else:
         notes = extra_note(ids, preds)
+    if compat == "videomind":
+        scores = _videomind(data, preds)
+        scores.notes = [*notes, *scores.notes]
+        return scores
     scored = [(s, _correct(compat, preds[s.id], s)) for s in data if s.id in preds]
     if len(scored) < len(data):
         notes.append(f"{len(data) - len(scored)} questions without an answer skipped (official)")

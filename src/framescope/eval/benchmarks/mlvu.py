@@ -35,12 +35,14 @@ average plus per-task accuracy.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError, EvalError, MissingFileError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Scores,
@@ -53,7 +55,7 @@ from framescope.eval.benchmarks.base import (
 from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import json_records, read_json, read_text
 from framescope.eval.metrics import mean
-from framescope.text import lmms_mlvu_choice, mlvu_choice, videomind_choice
+from framescope.text import mcq_answer, mlvu_choice, strip_reasoning
 from framescope.types import Prediction, Window
 
 GENERATION_TASKS = {"subPlot", "sub_scene", "summary", "sub_plot", "SSC", "VS"}
@@ -79,14 +81,16 @@ HELP = "MLVU's json/ folder (1_plotQA.json … 7_topic_reasoning.json) or questi
 @dataclass(frozen=True)
 class MLVUSample:
     id: str
-    task: str
-    answer: str | None  # gold letter; None when the gold answer is none of the candidates
+    task: str  # the official name: the dev task file's (1_plotQA.json: plotQA), else question_type
+    answer: str  # gold letter as check_ans sees it: the last matching candidate, "@" for none
     num_options: int
     video: str = ""  # relative to the video folder: "<task file stem>/<video>" (dev files)
     question: str = ""
     options: tuple[str, ...] = ()
     duration: float | None = None
     windows: tuple[Window, ...] = ()
+    question_type: str = ""  # as annotated (VideoMind's task)
+    first: str | None = None  # the first matching candidate's letter (VideoMind's ``ans``)
 
 
 def _task_from_name(path: Path) -> str:
@@ -102,35 +106,38 @@ def load_mlvu_file(path: Path) -> list[MLVUSample]:
     for line, item in json_records(text, path):
         if not isinstance(item, dict):
             raise AnnotationError("expected a question object", str(path), line)
-        task = str(item.get("question_type") or _task_from_name(path))
-        if task in GENERATION_TASKS:
+        qtype = str(item.get("question_type") or _task_from_name(path))
+        if qtype in GENERATION_TASKS:
             continue
         candidates = item.get("candidates")
         if not isinstance(candidates, list) or not candidates:
             raise AnnotationError("expected a non-empty 'candidates' list", str(path), line)
-        index = counters.get(task, 0)
-        counters[task] = index + 1
+        index = counters.get(qtype, 0)
+        counters[qtype] = index + 1
         answer = item.get("answer")
-        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(candidates)]
-        if answer in candidates:
-            gold = letters[candidates.index(answer)]
+        letters = string.ascii_uppercase[: len(candidates)]
+        matches = [k for k, c in enumerate(candidates) if c == answer]
+        if matches:  # check_ans's template letters the last match
+            gold, first = letters[matches[-1]], letters[matches[0]]
         elif isinstance(answer, str) and len(answer) == 1 and answer in letters:
-            gold = answer
+            gold = first = answer  # a release that gives the letter
         else:
-            gold = None
-        ident = str(item["question_id"]) if "question_id" in item else f"{task}_{index}"
+            gold, first = "@", None  # chr(ord("A") - 1): the template's letter for no match
+        test = "question_id" in item
         video = str(item.get("video", ""))
         duration = item.get("duration")
         samples.append(
             MLVUSample(
-                ident,
-                task,
+                str(item["question_id"]) if test else f"{qtype}_{index}",
+                qtype if test else _task_from_name(path),
                 gold,
                 len(candidates),
-                video if "question_id" in item else f"{path.stem}/{video}",
+                video if test else f"{path.stem}/{video}",
                 str(item.get("question", "")),
                 tuple(str(c) for c in candidates),
                 float(duration) if isinstance(duration, (int, float)) else None,
+                question_type=qtype,
+                first=first,
             )
         )
     return samples
@@ -150,16 +157,12 @@ def read_results(path: Path) -> dict[str, Prediction]:
     return out
 
 
-def _read(compat: str | None, text: str | None, s: MLVUSample) -> bool:
-    if text is None or s.answer is None:
-        return False
-    if compat == "videomind":
-        read = videomind_choice(text, s.num_options)
-    elif compat == "lmms-eval":
-        read = lmms_mlvu_choice(text)
-    else:
-        read = mlvu_choice(text)
-    return read.valid and read.letter == s.answer
+def _read(compat: str | None, pred: Prediction, s: MLVUSample) -> bool:
+    text = answer_text(pred)
+    if compat == "lmms-eval":  # reasoning stripped, lmms-eval's reader; unreadable is wrong
+        return mcq_answer(strip_reasoning(text or ""), "ABCD").letter == s.first
+    read = mlvu_choice(text) if text is not None else None
+    return bool(read and read.valid and read.letter == s.answer)
 
 
 def load(paths: Sequence[Path]) -> list[MLVUSample]:
@@ -188,14 +191,25 @@ def load(paths: Sequence[Path]) -> list[MLVUSample]:
 
 
 def _rules(data: list[MLVUSample], preds: dict[str, Prediction], how: Scoring) -> Scores:
-    compat = how.compat
     notes = check_coverage((s.id for s in data), preds, "every question is scored")
+    if how.compat == "videomind":
+        rows = [
+            vm.Sample(
+                (s.question_type,),
+                answer=vm.reply(preds[s.id]),
+                gold=s.first or "",
+                num_options=s.num_options,
+            )
+            for s in data
+        ]
+        scores = vm.tables(rows)
+        scores.notes = [*notes, *scores.notes]
+        return scores
     by_task: dict[str, list[bool]] = {}
     for s in data:
-        by_task.setdefault(s.task, []).append(_read(compat, answer_text(preds[s.id]), s))
+        by_task.setdefault(s.task, []).append(_read(how.compat, preds[s.id], s))
     per_task = {t: pct(mean(v)) for t, v in by_task.items()}
-    everything = [o for v in by_task.values() for o in v]
-    if compat == "lmms-eval":
+    if how.compat == "lmms-eval":
         fixed = next(
             (tl for tl in (LMMS_DEV_TASKS, LMMS_TEST_TASKS) if set(by_task) <= set(tl)), None
         )
@@ -204,15 +218,14 @@ def _rules(data: list[MLVUSample], preds: dict[str, Prediction], how: Scoring) -
                 f"mlvu: lmms-eval knows only the task types {LMMS_DEV_TASKS} / {LMMS_TEST_TASKS}"
             )
         metrics = {"M-Avg": mean(per_task.get(t, 0.0) for t in fixed)}
-    elif compat == "videomind":
-        metrics = {"Acc": pct(mean(everything))}
-    else:
-        metrics = {"M-Avg": mean(per_task.values()), "Avg": pct(mean(everything))}
+    else:  # choice_bench.py: per task, then Avg, the mean over the tasks
+        metrics = {"Avg": mean(per_task.values())}
     metrics.update(per_task)
-    unmatched = sum(s.answer is None for s in data)
+    unmatched = sum(s.answer == "@" for s in data)
     if unmatched:
         notes.append(
-            f"{unmatched} questions whose gold answer is none of the candidates count as wrong"
+            f"{unmatched} questions whose gold answer is none of the candidates: check_ans "
+            "expects '@' for them (official)"
         )
     return Scores(metrics, {}, {"questions": len(data)}, notes)
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from framescope.errors import AnnotationError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Scores,
@@ -66,9 +67,8 @@ from framescope.eval.metrics import (
     fraction_at_least,
     mean,
     temporal_iou,
-    temporal_iou_area,
 )
-from framescope.text import lmms_eval_spans
+from framescope.text import lmms_eval_spans, strip_reasoning
 from framescope.types import Prediction, Window
 
 THRESHOLDS = (0.3, 0.5, 0.7)
@@ -193,7 +193,7 @@ def _lmms_eval_window(pred: Prediction) -> Window | None:
     if pred.error is not None:
         return None
     if pred.response is not None:
-        return lmms_eval_spans(pred.response).window
+        return lmms_eval_spans(strip_reasoning(pred.response)).window
     if pred.windows:
         w = pred.windows[0]
         return w if w.end > w.start else Window(w.end, w.start)
@@ -220,14 +220,12 @@ def _score_lmms_eval(samples: Sequence[MomentSample], preds: Mapping[str, Predic
 
 def _score_videomind(samples: Sequence[MomentSample], preds: Mapping[str, Prediction]) -> Scores:
     rows = [(s, predicted_windows(preds.get(s.id))) for s in samples]
-    rows = [(s, w) for s, w in rows if w]
-    notes = extra_note((s.id for s in samples), preds)
-    if len(rows) < len(samples):
-        notes.append(f"{len(samples) - len(rows)} queries without a predicted window left out")
-    if not rows:
-        return Scores({}, {}, {"queries": 0}, [*notes, "no query has a predicted window"])
-    metrics = _recall([(w, s.windows) for s, w in rows], (1, 3, 5), temporal_iou_area)
-    return Scores(metrics, {}, {"queries": len(rows), "left_out": len(samples) - len(rows)}, notes)
+    scores = vm.tables([vm.Sample(("unknown",), s.windows, w) for s, w in rows if w])
+    scores.notes = [*extra_note((s.id for s in samples), preds), *scores.notes]
+    left_out = sum(not w for _, w in rows)
+    if left_out:
+        scores.notes.append(f"{left_out} queries without a predicted window left out")
+    return scores
 
 
 def _charades_prompt(query: str) -> str:

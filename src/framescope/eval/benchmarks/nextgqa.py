@@ -44,12 +44,13 @@ scores NExT-GQA grounding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Read,
@@ -78,10 +79,8 @@ from framescope.eval.metrics import (
     max_iou,
     mean,
     temporal_iop,
-    temporal_iop_area,
-    temporal_iou_area,
 )
-from framescope.text import choice, videomind_choice
+from framescope.text import choice
 from framescope.types import Prediction, Window
 
 NAME = "nextgqa"
@@ -115,6 +114,7 @@ class GQAPredictions:
 
     windows: dict[str, list[Window]] | None
     answers: dict[str, int | None] | None  # None value: unreadable answer
+    truth: dict[str, Any] = field(default_factory=dict)  # the QA file's own 'answer' values
 
 
 def _gold_index(row: dict[str, str], path: Path, line: int) -> int:
@@ -176,6 +176,7 @@ def load_nextgqa(csv_path: Path, gsub_path: Path) -> list[GQASample]:
 def _read_official(paths: Sequence[Path]) -> GQAPredictions:
     windows: dict[str, list[Window]] | None = None
     answers: dict[str, int | None] | None = None
+    truth: dict[str, Any] = {}
     for path in paths:
         text = read_text(path, PredictionError)
         data = parse_json(text, path, PredictionError)
@@ -194,6 +195,8 @@ def _read_official(paths: Sequence[Path]) -> GQAPredictions:
                         line_of(text, f'"{key}"'),
                     )
                 answers[key] = value["prediction"]
+                if "answer" in value:
+                    truth[key] = value["answer"]
         else:  # grounding {key: [start, end]} (or a ranked list of windows)
             windows = {}
             for key, value in data.items():
@@ -206,24 +209,33 @@ def _read_official(paths: Sequence[Path]) -> GQAPredictions:
                         str(path),
                         line_of(text, f'"{key}"'),
                     ) from None
-    return GQAPredictions(windows, answers)
+    return GQAPredictions(windows, answers, truth)
 
 
-def _from_framescope(
-    preds: Mapping[str, Prediction], samples: Sequence[GQASample], videomind: bool
-) -> GQAPredictions:
+def _from_framescope(preds: Mapping[str, Prediction]) -> GQAPredictions:
     windows = {k: predicted_windows(p) for k, p in preds.items()}
     answers: dict[str, int | None] = {}
-    n_options = {s.id: len(s.options) or 5 for s in samples}
     for key, pred in preds.items():
         text = answer_text(pred)
-        if text is None:
-            answers[key] = None
-            continue
-        read = videomind_choice(text, n_options.get(key, 5)) if videomind else choice(text, "ABCDE")
-        answers[key] = "ABCDE".index(read.letters[0]) if read.valid else None
+        read = choice(text, "ABCDE") if text is not None else None
+        answers[key] = "ABCDE".index(read.letters[0]) if read and read.valid else None
     has_answers = any(p.answer is not None or p.response is not None for p in preds.values())
     return GQAPredictions(windows, answers if has_answers else None)
+
+
+def _seconds(windows: dict[str, list[Window]], samples: Sequence[GQASample]) -> None:
+    """eval_ground's ``gs=True``: fractions of the video × its duration, rounded to 0.1 s as
+    ``np.round`` does (half to even on ``x * 10``)."""
+    durations = {s.id: s.duration for s in samples}
+    for key, ws in windows.items():
+        d = durations.get(key)
+        if d is None:
+            if key in durations:
+                raise PredictionError(f"nextgqa: {key} has no duration to scale its grounding by")
+            continue
+        windows[key] = [
+            Window(round(w.start * d * 10) / 10, round(w.end * d * 10) / 10) for w in ws
+        ]
 
 
 def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
@@ -235,7 +247,7 @@ def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
     if preds.answers is not None:
         qa = [s for s in samples if s.answer is not None]
         check_coverage((s.id for s in qa), preds.answers, "Acc@QA needs every question's answer")
-        correct = {s.id: preds.answers[s.id] == s.answer for s in qa}
+        correct = {s.id: preds.answers[s.id] == preds.truth.get(s.id, s.answer) for s in qa}
         metrics["Acc@QA"] = pct(mean(correct.values()))
         groups: dict[str, list[bool]] = {}
         for s in qa:
@@ -280,30 +292,28 @@ def _grounding_block(
     return out
 
 
-def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
-    metrics: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    notes: list[str] = []
-    ious: dict[str, float] = {}
-    iops: dict[str, float] = {}
-    for s in samples:
-        w = (preds.windows or {}).get(s.id)
-        if w:
-            ious[s.id] = max_iou(w[0], s.windows, temporal_iou_area)
-            iops[s.id] = max_iou(w[0], s.windows, temporal_iop_area)
-    if ious:
-        metrics.update(_grounding_block(list(ious.values()), list(iops.values()), (0.3, 0.5, 0.7)))
-    counts["grounded_questions"] = len(ious)
-    if preds.answers is not None:
-        answered = [s for s in samples if s.id in preds.answers and s.answer is not None]
-        ok = [preds.answers[s.id] == s.answer for s in answered]
-        metrics["Acc@QA"] = pct(mean(ok))
-        metrics["Acc@GQA"] = pct(
-            mean(o and iops.get(s.id, 0.0) >= 0.5 for o, s in zip(ok, answered))
+def _videomind(
+    samples: Sequence[GQASample], preds: GQAPredictions | dict[str, Prediction]
+) -> Scores:
+    if isinstance(preds, dict):  # framescope records: the reply as generated
+        windows = {k: predicted_windows(p) for k, p in preds.items()}
+        texts = {k: vm.reply(p) for k, p in preds.items()}
+    else:  # official result files: the predicted index as its letter
+        windows = preds.windows or {}
+        texts = {k: "ABCDE"[i] if i is not None else "" for k, i in (preds.answers or {}).items()}
+    rows = [
+        vm.Sample(
+            (s.qtype or "unknown",),
+            s.windows,
+            windows.get(s.id) or None,
+            None,
+            texts.get(s.id),
+            "ABCDE"[s.answer] if s.answer is not None else "",
+            len(s.options) or 5,
         )
-        counts["qa_questions"] = len(answered)
-        counts["unreadable_answers"] = sum(preds.answers[s.id] is None for s in answered)
-    return Scores(metrics, {}, counts, notes)
+        for s in samples
+    ]
+    return vm.tables(rows)
 
 
 LAYOUT = Layout(
@@ -355,13 +365,18 @@ def _rules(
     ids = [s.id for s in data]
     if isinstance(predictions, dict):  # framescope records
         notes = extra_note(ids, predictions)
-        predictions = _from_framescope(predictions, data, how.compat == "videomind")
     else:
         notes = extra_note(ids, {**(predictions.windows or {}), **(predictions.answers or {})})
-    scorer = _videomind if how.compat == "videomind" else _official
-    scores = scorer(data, predictions)
-    if "Acc@QA" not in scores.metrics:
-        notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
+    if how.compat == "videomind":
+        scores = _videomind(data, predictions)
+    else:
+        if isinstance(predictions, dict):
+            predictions = _from_framescope(predictions)
+        if how.normalised_time and predictions.windows is not None:
+            _seconds(predictions.windows, data)
+        scores = _official(data, predictions)
+        if "Acc@QA" not in scores.metrics:
+            notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
     scores.notes = list(dict.fromkeys([*notes, *scores.notes]))
     return scores
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Scores,
@@ -52,13 +53,11 @@ from framescope.eval.benchmarks.base import (
 from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import read_json_records, read_jsonl
 from framescope.eval.metrics import (
-    best_iou_at_k,
     first_window_iou,
     fraction_at_least,
     mean,
-    temporal_iou_area,
 )
-from framescope.text import choice, videomind_choice
+from framescope.text import choice
 from framescope.types import Prediction, Window
 
 R1_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -75,6 +74,7 @@ class ReXSample:
     options: tuple[str, ...] = ()
     video: str = ""
     source: str = ""  # "qvhighlights_val" or ActivityNet's
+    category: str = "unknown"  # VideoMind's task
 
 
 def load_rextime(path: Path) -> list[ReXSample]:
@@ -109,6 +109,7 @@ def load_rextime(path: Path) -> list[ReXSample]:
                 tuple(str(o) for o in obj.get("options") or ()),
                 str(obj.get("vid", "")),
                 str(obj.get("source", "")),
+                str(obj.get("category", "unknown")),
             )
         )
     if not samples:
@@ -150,14 +151,13 @@ def read_submission(path: Path) -> ReXPredictions:
 
 
 def _from_framescope(records: dict[str, Prediction], videomind: bool) -> ReXPredictions:
+    """The records' windows and answers: letters read with :func:`choice`, or (VideoMind) the
+    replies themselves."""
     windows = {k: predicted_windows(p) for k, p in records.items()}
     answers: dict[str, str | None] = {}
     for k, p in records.items():
-        text = answer_text(p)
-        if text is None:
-            answers[k] = None
-        else:
-            answers[k] = (videomind_choice(text, 4) if videomind else choice(text, "ABCD")).letter
+        text = vm.reply(p) if videomind else answer_text(p)
+        answers[k] = text if videomind or text is None else choice(text, "ABCD").letter
     has_windows = any(windows.values())
     has_answers = any(p.answer is not None or p.response is not None for p in records.values())
     return ReXPredictions(windows if has_windows else None, answers if has_answers else None)
@@ -197,31 +197,22 @@ def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scores:
 
 
 def _videomind(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scores:
-    metrics: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    top1: dict[str, float] = {}
-    if preds.windows is not None:
-        rows = [(s, preds.windows[s.id]) for s in samples if preds.windows.get(s.id)]
-        for k in (1, 3, 5):
-            best = [best_iou_at_k(w, s.windows, k, temporal_iou_area) for s, w in rows]
-            metrics.update(
-                {f"R{k}@{t}": pct(fraction_at_least(best, t)) for t in GQA_THRESHOLDS}
-                if rows
-                else {}
-            )
-        top1 = {s.id: best_iou_at_k(w, s.windows, 1, temporal_iou_area) for s, w in rows}
-        if rows:
-            metrics["mIoU"] = pct(mean(top1.values()))
-        counts["grounded"] = len(rows)
-    if preds.answers is not None:
-        answered = [s for s in samples if s.id in preds.answers]
-        ok = [preds.answers[s.id] == s.answer for s in answered]
-        metrics["Acc"] = pct(mean(ok))
-        metrics["Acc (IoU >= 0.5)"] = pct(
-            mean(o and top1.get(s.id, 0.0) >= 0.5 for o, s in zip(ok, answered))
+    """VideoMind's tables; an answer (a reply, or a submission's ``ans``) is read by
+    ``check_ans``, so letters compare case-insensitively."""
+    windows, answers = preds.windows or {}, preds.answers
+    rows = [
+        vm.Sample(
+            (s.category,),
+            s.windows,
+            windows.get(s.id) or None,
+            None,
+            (answers.get(s.id) or "") if answers is not None and s.id in answers else None,
+            s.answer,
+            len(s.options) or 4,
         )
-        counts["answered"] = len(answered)
-    return Scores(metrics, {}, counts)
+        for s in samples
+    ]
+    return vm.tables(rows)
 
 
 def _rules(

@@ -43,6 +43,7 @@ from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
     Benchmark,
     Scores,
@@ -50,13 +51,14 @@ from framescope.eval.benchmarks.base import (
     annotation_file,
     answer_text,
     check_coverage,
+    extra_note,
     pct,
     records_or,
 )
 from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import read_json_records
 from framescope.eval.metrics import accuracy
-from framescope.text import INVALID, videomind_choice, videomme_choice
+from framescope.text import INVALID, mcq_answer, strip_reasoning, videomme_choice
 from framescope.types import Prediction, Window
 
 DURATIONS = ("short", "medium", "long")
@@ -212,25 +214,31 @@ FILE_NAMES = (PARQUET, f"videomme/{PARQUET}", "test.json", "videomme.json", "tes
 HELP = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
 
 
+def _outcome(s: VMESample, pred: Prediction, compat: str | None) -> bool | None:
+    """Right, wrong, or (official) ``None``: no letter read, left out."""
+    text = answer_text(pred)
+    if compat == "lmms-eval":  # reasoning stripped, lmms-eval's reader; unreadable is wrong
+        return mcq_answer(strip_reasoning(text or ""), "ABCD").letter == s.answer
+    read = videomme_choice(text) if text is not None else INVALID
+    return read.letters[0] == s.answer if read.valid else None
+
+
 def _rules(data: list[VMESample], preds: dict[str, Prediction], how: Scoring) -> Scores:
-    compat = how.compat
+    if how.compat == "videomind":
+        notes = extra_note((s.id for s in data), preds)
+        entries = [
+            vm.Sample(
+                (s.length,), answer=vm.reply(preds[s.id]), gold=s.answer, num_options=s.num_options
+            )
+            for s in data
+            if s.id in preds
+        ]
+        scores = vm.tables(entries)
+        scores.notes = [*notes, *scores.notes]
+        return scores
     why = "the official script asserts complete results per duration"
     notes = check_coverage((s.id for s in data), preds, why)
-    rows, unreadable = [], 0
-    for s in data:
-        text = answer_text(preds[s.id])
-        if compat == "videomind":
-            read = videomind_choice(text, s.num_options) if text is not None else INVALID
-        else:
-            read = videomme_choice(text) if text is not None else INVALID
-        unreadable += not read.valid
-        if compat == "lmms-eval":  # an empty reading is a wrong answer; case-insensitive
-            outcome: bool | None = read.valid and read.letters[0].lower() == s.answer.lower()
-        elif compat == "videomind":
-            outcome = read.valid and read.letters[0] == s.answer.upper()
-        else:  # official: an empty reading is left out of the denominator
-            outcome = read.letters[0] == s.answer if read.valid else None
-        rows.append((s, outcome))
+    rows = [(s, _outcome(s, preds[s.id], how.compat)) for s in data]
     metrics = {"Overall": _group(rows)["all"]}
     present = [d for d in DURATIONS if any(s.length == d for s in data)]
     per_duration = _group(rows, "length")
@@ -240,7 +248,7 @@ def _rules(data: list[VMESample], preds: dict[str, Prediction], how: Scoring) ->
         subset = [r for r in rows if r[0].length == d]
         breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
     answered = sum(o is not None for _, o in rows)
-    counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
+    counts = {"questions": len(rows), "answered": answered, "unreadable": len(rows) - answered}
     return Scores(metrics, breakdowns, counts, notes)
 
 
