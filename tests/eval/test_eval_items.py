@@ -272,3 +272,50 @@ def test_records_keep_json_finite() -> None:
     record = rec.prediction_record(pred, trace("x"))
     assert record["windows"] == [[1.0, 2.0]] and "scores" not in record
     assert record["trace"]["failure"] is None and rec.dumps(record).endswith("}\n")
+
+
+def test_qvhighlights_saliency_from_the_ranked_windows(tmp_path, jsonl) -> None:
+    row = {"qid": 1, "query": "q", "duration": 9, "vid": "v", "relevant_windows": [[2, 4]]}
+    jsonl(tmp_path / "highlight_val_release.jsonl", [row])
+    (tmp_path / "videos").mkdir()
+    (item,) = items_of("qvhighlights", tmp_path)
+    t = trace("", windows=[Window(2.5, 4.0), Window(0.0, 3.0)])
+    t.id = "1"
+    pred = get_benchmark("qvhighlights").prediction(t, item)
+    # int(9 / 2) = 4 clips of 2 s; unscored windows rank 2 (first) and 1: clip [2, 4) is
+    # covered by both (best 2), [0, 2) by the second (1), the rest by none
+    assert pred.saliency == [1.0, 2.0, 0.0, 0.0]
+
+
+def test_videomme_with_subtitles(tmp_path, dump) -> None:
+    from framescope.agent.subtitles import frame_lines, parse_srt
+
+    row = {
+        "video_id": "001",
+        "duration": "short",
+        "domain": "Knowledge",
+        "sub_category": "Humanity & History",
+        "videoID": "abc",
+        "question_id": "001-1",
+        "task_type": "Counting Problem",
+        "question": "How many people?",
+        "options": ["A. 1", "B. 2", "C. 3", "D. 4"],
+        "answer": "C",
+    }
+    dump(tmp_path / "test.json", [row, {**row, "videoID": "def", "question_id": "002-1"}])
+    touch(tmp_path / "data" / "abc.mp4")
+    with pytest.raises(MissingFileError, match="subtitle/"):
+        items_of("videomme_subs", tmp_path)
+    srt = tmp_path / "subtitle" / "abc.srt"
+    srt.parent.mkdir()
+    srt.write_text(
+        "1\n00:00:01,000 --> 00:00:03,000\nhello\n\n2\n00:00:05,000 --> 00:00:06,000\nbye\n"
+    )
+    with_subs, without = items_of("videomme_subs", tmp_path)
+    assert with_subs.sample.subtitles == str(srt) and without.sample.subtitles is None
+    assert items_of("videomme", tmp_path)[0].sample.subtitles is None
+    # the runtime shows the cues of the frames it sampled, under Video-MME's heading
+    cues = parse_srt(srt.read_text()).cues
+    assert frame_lines(cues, [0.0, 2.0, 2.5, 6.0]) == ["hello"]  # [5, 6) does not hold 6.0
+    text = prompt_text(with_subs.sample, [2.0])
+    assert text.startswith("This video's subtitles are listed below:\nhello\nSelect the best")

@@ -319,3 +319,15 @@ def test_lvbench_bad_files(tmp_path, jsonl, dump):
     ann = jsonl(tmp_path / "video_info.meta.jsonl", LV)
     with pytest.raises(PredictionError, match=r"a.json:2: answer of 1 must be a string"):
         score("lvbench", [ann], [dump(tmp_path / "a.json", {"1": 0})])
+
+
+def test_lmms_eval_strips_reasoning_before_reading(videomme, tmp_path, jsonl):
+    ann, _ = videomme
+    rows = [{"id": r["question_id"], "response": "<think>B?</think> A"} for r in ROWS]
+    preds = jsonl(tmp_path / "p.jsonl", rows)
+    # lmms-eval removes the think block and reads "A": right for 002-1 (long) only
+    lmms = score("videomme", [ann], [preds], compat="lmms-eval").metrics
+    assert (lmms["short"], lmms["long"]) == (0.0, 50.0)
+    # the official reader sees the raw reply: the "B" inside <think> comes first: 001-1 (short)
+    official = score("videomme", [ann], [preds]).metrics
+    assert (official["short"], official["long"]) == (50.0, 0.0)

@@ -154,3 +154,18 @@ def test_missing_gsub_file(tmp_path, jsonl):
         MissingFileError, match=r"nextgqa: expected the grounding file gsub_test.json"
     ):
         score("nextgqa", [tmp_path], [jsonl(tmp_path / "p.jsonl", [{"id": "v1_0"}])])
+
+
+def test_normalised_time_grounding(folder, tmp_path, dump):
+    # eval_ground.py's gs mode: fractions × duration, np.round to 0.1 s (half to even)
+    ground = dump(tmp_path / "test_ground_gs.json", {"v1_0": [0.0, 0.1675], "v2_2": [0.125, 0.375]})
+    m = score("nextgqa", [folder], [ground], normalised_time=True).metrics
+    # v1_0: [0, 5.025] → [0, 5.0]: IoU 0.5; v2_2: [5, 15] exactly the GT: IoU 1
+    assert m["mIoU"] == pytest.approx(75.0)
+    assert score("nextgqa", [folder], [ground]).metrics["mIoU"] < 1.0  # read as seconds
+
+
+def test_qa_file_answers_are_its_own(folder, tmp_path, dump):
+    # eval_next.py compares the file's prediction with the file's answer, not the CSV's
+    qa = dump(tmp_path / "test-res.json", {**QA, "v1_1": {"prediction": 2, "answer": 2}})
+    assert score("nextgqa", [folder], [qa]).metrics["Acc@QA"] == pytest.approx(100.0)

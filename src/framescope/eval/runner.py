@@ -51,7 +51,7 @@ from framescope import config as cfgs
 from framescope.errors import ConfigError, EvalError, MissingFileError, ModelError
 from framescope.eval import records as rec
 from framescope.eval.benchmarks import Benchmark, Result, get_benchmark
-from framescope.eval.benchmarks.base import require_compat
+from framescope.eval.benchmarks.base import Scoring, require_compat
 from framescope.eval.benchmarks.layout import EvalItem
 from framescope.eval.config import CONFIG_FILE, EvalConfig
 from framescope.fileio import write_json
@@ -326,7 +326,8 @@ def finish(
     merged = [best[i] for i in ids]
     path = rec.write_merged(out, merged)
     subset = bench.subset(data, set(ids))
-    result = bench.score(subset, bench.read_predictions([path], subset), config.compat)
+    how = Scoring(config.compat, config.conf_thr)
+    result = bench.score(subset, bench.read_predictions([path], subset), how)
     failures = Counter(k for r in merged if (k := rec.failure_kind(r)))
     payload = result.to_dict()
     payload["samples"] = len(ids)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from framescope.agent.subtitles import frame_lines, read_srt
 from framescope.errors import FramescopeError
 from framescope.models.backend import Backend, Segment
 from framescope.models.engine import Engine, Hook, Injection, Row
@@ -65,14 +66,18 @@ from framescope.video.sampling import (
 CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's data layout)
 
 
-def prompt_text(sample: Sample) -> str:
+def prompt_text(sample: Sample, frame_times: Sequence[float] = ()) -> str:
     """The user text: the prompt (else the question), then the options as ``(A) …`` lines when
-    there are any."""
+    there are any; with ``sample.subtitles``, first the subtitles of the frames shown at
+    ``frame_times`` under Video-MME's heading (its "w/ subs" prompt)."""
     text = sample.prompt or sample.question
-    if not sample.options:
-        return text
-    lines = [f"({LETTERS[k]}) {opt}" for k, opt in enumerate(sample.options)]
-    return text + "\nOptions:\n" + "\n".join(lines)
+    if sample.options:
+        lines = [f"({LETTERS[k]}) {opt}" for k, opt in enumerate(sample.options)]
+        text += "\nOptions:\n" + "\n".join(lines)
+    if sample.subtitles:
+        subs = frame_lines(read_srt(sample.subtitles).cues, frame_times)
+        text = "This video's subtitles are listed below:\n" + "".join(f"{x}\n" for x in subs) + text
+    return text
 
 
 def read_answer(response: str, options: Sequence[str] = ()) -> Answer:
@@ -203,7 +208,8 @@ class RetrievalSession:
                     budget=self.budget,
                     cache=self.cache,
                 )
-                prompt, blocks = backend.build_prompt(prompt_text(s), [overview], config.system)
+                text = prompt_text(s, overview.timestamps)
+                prompt, blocks = backend.build_prompt(text, [overview], config.system)
             except FramescopeError as e:
                 trace.error = str(e)
                 trace.seconds = time.perf_counter() - t0

@@ -19,7 +19,7 @@ from framescope.eval.benchmarks.nextgqa import NEXTGQA
 from framescope.eval.benchmarks.qvhighlights import QVHIGHLIGHTS
 from framescope.eval.benchmarks.rextime import REXTIME
 from framescope.eval.benchmarks.synth import SYNTH
-from framescope.eval.benchmarks.videomme import VIDEOMME
+from framescope.eval.benchmarks.videomme import VIDEOMME, VIDEOMME_SUBS
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         REXTIME,
         CGBENCH,
         VIDEOMME,
+        VIDEOMME_SUBS,
         MLVU_BENCH,
         LVBENCH,
         SYNTH,

@@ -58,7 +58,13 @@ from framescope.eval.benchmarks.base import (
     predicted_windows,
     records_or,
 )
-from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.benchmarks.layout import (
+    EvalItem,
+    Layout,
+    Videos,
+    question_items,
+    trace_prediction,
+)
 from framescope.eval.files import read_jsonl
 from framescope.eval.metrics import (
     QVH_THRESHOLDS,
@@ -71,7 +77,7 @@ from framescope.eval.metrics import (
     temporal_iou,
     temporal_iou_area,
 )
-from framescope.types import Prediction, Window
+from framescope.types import Prediction, Trace, Window
 
 R1_THRESHOLDS_WIDE = (0.3, 0.35, 0.4, 0.45, *QVH_THRESHOLDS)
 HL_LEVELS = ((2, "Fair"), (3, "Good"), (4, "VeryGood"))
@@ -250,7 +256,7 @@ def _moment_retrieval(
         if videomind:
             block["MR-mIoU"] = pct(mean(ious))
             r5 = [_r5_iou(listed[s.id], gts) for s, gts in subset]
-            block["MR-R5"] = {str(t): pct(fraction_at_least(r5, t)) for t in (0.3, 0.5, 0.7)}
+            block["MR-R5"] = {str(t): pct(fraction_at_least(r5, t)) for t in r1_thresholds}
         blocks[name] = block
     return blocks, notes
 
@@ -331,6 +337,21 @@ def _items(data: list[QVHSample], videos: Videos) -> list[EvalItem]:
     return question_items(data, prompts.grounding, lambda s: videos.file(s.video))
 
 
+def _prediction(trace: Trace, item: EvalItem) -> Prediction:
+    """The method's ranked windows, and from them the saliency of each 2-s clip: the best score
+    (rank order when the method gives none) of a window overlapping the clip, else 0."""
+    pred = trace_prediction(trace, item)
+    if pred.error is None and item.duration:
+        ranked = _scored(pred)
+        pred.saliency = [
+            max(
+                (score for w, score in ranked if w.start < 2 * c + 2 and w.end > 2 * c), default=0.0
+            )
+            for c in range(int(item.duration / 2))
+        ]
+    return pred
+
+
 HELP = "moment-detr's highlight_val_release.jsonl"
 
 QVHIGHLIGHTS = Benchmark(
@@ -347,4 +368,5 @@ QVHIGHLIGHTS = Benchmark(
     items=_items,
     compat=("videomind",),
     read_predictions=records_or(read_submission),
+    prediction=_prediction,
 )

@@ -35,13 +35,14 @@ unreadable answer counts as wrong (in the denominator) and letters compare case-
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from framescope.errors import AnnotationError, PredictionError
+from framescope.errors import AnnotationError, MissingFileError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
@@ -256,6 +257,26 @@ def _items(data: list[VMESample], videos: Videos) -> list[EvalItem]:
     return question_items(data, prompts.multiple_choice, lambda s: videos.file(s.video))
 
 
+SUBTITLES = "subtitle"  # the release's subtitle.zip: subtitle/<videoID>.srt (744 of 900 videos)
+
+
+def _items_with_subtitles(data: list[VMESample], videos: Videos) -> list[EvalItem]:
+    """The "w/ subs" setting: each sample carries its video's ``.srt`` (when the release has
+    one); the runtime shows the subtitles of the frames it samples before the prompt."""
+    folder = videos.root / SUBTITLES
+    if not folder.is_dir():
+        raise MissingFileError(
+            f"videomme_subs: expected the subtitles in {folder}/ (the release's subtitle.zip)"
+        )
+    items = _items(data, videos)
+    return [
+        dataclasses.replace(it, sample=dataclasses.replace(it.sample, subtitles=str(path)))
+        if (path := folder / f"{s.video}.srt").is_file()
+        else it
+        for s, it in zip(data, items)
+    ]
+
+
 VIDEOMME = Benchmark(
     name="videomme",
     title="Video-MME",
@@ -267,4 +288,16 @@ VIDEOMME = Benchmark(
     items=_items,
     compat=("lmms-eval", "videomind"),
     read_predictions=records_or(read_results),
+)
+
+VIDEOMME_SUBS = dataclasses.replace(
+    VIDEOMME,
+    name="videomme_subs",
+    title="Video-MME (w/ subs)",
+    layout=Layout(
+        LAYOUT.annotations,
+        LAYOUT.videos,
+        LAYOUT.tree + f" + {SUBTITLES}/<videoID>.srt",
+    ),
+    items=_items_with_subtitles,
 )
