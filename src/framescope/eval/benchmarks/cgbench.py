@@ -255,12 +255,13 @@ def _miou_score(pred: Prediction | None, s: CGSample) -> float | None:
 
 def _scores(samples: Sequence[CGSample], records: dict[str, Prediction]) -> dict[str, CGScore]:
     """Official per-question scores from framescope records: ``<qid>`` answers on the whole
-    video and names the clue intervals (or ``<qid>#miou`` does), ``<qid>#clue`` answers given
-    the clues."""
+    video and names the clue intervals (unless the records hold separate ``<qid>#miou`` runs),
+    ``<qid>#clue`` answers given the clues."""
+    separate = any(k.endswith("#miou") for k in records)  # a miou run of its own (VLMEvalKit)
     out = {}
     for s in samples:
         long_, clue = records.get(s.id), records.get(f"{s.id}#clue")
-        grounding = records.get(f"{s.id}#miou", long_)
+        grounding = records.get(f"{s.id}#miou") if separate else long_
         out[s.id] = CGScore(
             _answer_score(long_, s), _answer_score(clue, s), _miou_score(grounding, s)
         )
