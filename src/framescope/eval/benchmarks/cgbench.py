@@ -1,45 +1,40 @@
 """CG-Bench: clue-grounded multiple-choice questions on long videos.
 
-Follows the CG-Bench authors' evaluation: ``CG-Bench/CG-Bench`` ``run/utils.py`` (reading
-answers) and the scorer they contributed to VLMEvalKit, ``vlmeval/dataset/utils/cgbench.py``
-(``post_process`` and ``get_dimention_rating_mcq_grouding``):
+Follows the authors' ``CG-Bench/CG-Bench`` at f826608: ``run/utils.py`` (``post_process``:
+reading a reply into one score per question and mode) and ``run/stat_with_key.py`` (the metrics):
 
-* Three per-question scores: ``long_acc`` (answer on the whole video, 0/1), ``clue_acc`` (answer
-  given the clue clips, 0/1) and ``miou`` (IoU of the predicted clue intervals with the GT ones,
-  both lists merged first: :func:`~framescope.eval.metrics.merged_intervals_iou`). An answer or
-  interval list that cannot be read scores -1 and is *dropped from every metric*.
-* ``long_acc``, ``clue_acc``, ``miou``: means of the kept scores. ``CRR`` = min(long, clue) / clue.
-  ``rec@iou``: share of questions with miou ``>`` t (strictly), averaged over t = 0.1…0.5.
-  ``acc@iou``: questions with miou ``>`` t and a right long-video answer, over the questions that
-  have both scores, averaged over t. Breakdowns by duration (minutes, bins (−∞,10], (10,20], …,
-  (60, ∞)), domain and sub-category where the annotations carry them. The script reports
-  fractions; here they are percentages.
-* Answers: a ```` ```json {"result": "X"}``` ```` block, else every standalone capital A–H (right
-  when the answer is among them). Intervals: the json ``result`` list (all values ≤ 1 are scaled
-  by the duration), else all numbers paired.
+* Three modes per question: ``long_acc`` (answer on the whole video, 1/0), ``clue_acc`` (answer
+  given the clue clips, 1/0), ``miou`` (IoU of the clue intervals the reply names with the GT
+  ones, both lists merged first: :func:`~framescope.eval.metrics.merged_intervals_iou`). A reply
+  that gives no score leaves the question out of that mode (``run_api.py`` saves nothing):
+  :func:`~framescope.text.cgbench_choice`, :func:`~framescope.text.cgbench_intervals`.
+* Each mode: the mean over the questions it scored. ``rec@iou``: share of those with miou
+  ``>=`` t; ``acc@iou``: share of the questions with both miou and long_acc that are right with
+  miou ``>=`` t; both averaged over t = 0.1…0.5. ``CRR`` = min(long, clue) / clue (the paper's,
+  as VLMEvalKit computes it). Breakdowns by duration (VLMEvalKit's bins, minutes (−∞,10], …,
+  (60, ∞)), domain and sub-category, same rules. The script prints fractions; here percent.
 
 Files: ``cgbench.json`` (list of ``{qid, video_uid, question, choices, right_answer,
 clue_intervals, duration, domain, sub_category, …}``) or the per-question folder written by
 ``run/save_as_jsons.py``. Ids are the qids.
 
-Predictions: framescope prediction JSON lines — record ``<qid>``: ``answer``/``response`` is the
-long-video answer and ``windows`` the clue intervals (the runner reads them from the model's text
-with :func:`~framescope.text.cgbench_spans`; a record without windows has no miou, which
-the official rule treats like an unreadable one: left out); record ``<qid>#clue``: the answer
-given the clue clips. Or the official per-question result files (``results:
-{"<task_mode>_<model>…": {"result": score}}``, one run per folder), whose scores are taken as
-they are.
+Predictions: framescope prediction JSON lines — ``<qid>``: the reply on the whole video (its
+answer, and its clue intervals: the record's ``windows`` when set, else the reply read as
+above), ``<qid>#clue``: the answer given the clues, optionally ``<qid>#miou``: a separate
+grounding run; the official per-question result folder (``results: {"<task_mode>_<model>…":
+{"result": score}}``, one run per folder), taken as saved; or VLMEvalKit's result table
+(``.xlsx``/``.tsv``/``.json`` rows ``qid, task_mode, prediction``), whose replies are read as
+above.
 
-``framescope eval`` layout: ``DATA_ROOT/cgbench.json`` with the release's videos
-``cg_videos_720p/<video_uid>.mp4``. Prompt: :data:`~framescope.eval.prompts.GROUNDED_QA` with the
-question and its choices — one run gives the long-video answer and the clue intervals (read from
-the reply with CG-Bench's reader, else the windows a method fetched); the ``#clue`` run (answering
-from the clue clips) is not made, so ``clue_acc`` and ``CRR`` are left out.
+``framescope eval`` layout: ``DATA_ROOT/cgbench.json``, the release's videos
+``cg_videos_720p/<video_uid>.mp4`` and clue clips ``cg_clue_videos/<qid>.mp4``. Per question
+``<qid>`` (:data:`~framescope.eval.prompts.GROUNDED_QA`; the clue intervals read from the raw
+reply with CG-Bench's reader, else the windows a method fetched) and, when the clue clips are
+there, ``<qid>#clue`` on its clip (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`).
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``, CG-Bench mode): the first window only,
-IoU = summed overlaps / (window + summed GT − summed overlaps) without merging, thresholds
-0.1…0.5 with ``>=``; ``long-acc.`` with ``check_ans`` (unreadable answers stay, as wrong);
-``rec.@IoU`` / ``acc.@IoU`` averaged over the thresholds, grounding over samples with a window.
+``--compat videomind``: VideoMind's tables in CG-Bench mode
+(:mod:`~framescope.eval.benchmarks.videomind`, ``conf_thr`` its ``--conf_thr``), task =
+sub-category.
 """
 
 from __future__ import annotations

@@ -19,10 +19,9 @@ release's script, ``videos/<key>.mp4``. The question text carries its options as
 they are split off into the sample's options. Prompt: Video-MME's instruction
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, the options.
 
-``--compat lmms-eval`` (``lmms_eval/tasks/lvbench/utils.py``): the first capital A–D after
-Video-MME's prefix removal, an unreadable answer wrong, every question required, ``Overall`` only.
-``--compat videomind``: ``check_ans`` reading, unreadable answers wrong, skipped questions as in
-the official script, the same multi-label categories.
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/lvbench/utils.py``): reasoning blocks stripped,
+``extract_mcq_answer`` over A–D, an unreadable answer wrong, every question required, ``Overall``
+only. ``--compat videomind``: VideoMind's QA table, tasks = the question's types.
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """MLVU: multiple-choice tasks on long videos.
 
-Follows ``JUNJIE99/MLVU``: ``videochat2/choice_bench.py`` (dev: per-task accuracy, ``check_ans``)
-and ``Evaluation_Test/test_bench.py`` (the test submission format):
+Follows ``JUNJIE99/MLVU`` at fd060c1: ``evaluation/multiple_choice_evaluation/choice_bench.py``
+(``check_ans`` and ``final_res``) and ``evaluation_test/test_bench.py`` (the test format):
 
-* The answer is the stripped text before the first ``)`` (the official prompt ends with
-  ``Best option:(``), compared verbatim to the gold letter
-  (:func:`~framescope.text.mlvu_choice`). An unreadable answer or a failed sample is
-  wrong and stays in the denominator; the gold letter is the position of ``answer`` among
-  ``candidates`` (a gold answer that is none of them can never be matched, as in the script —
-  such questions are counted in a note).
-* Per-task accuracy; ``M-Avg`` is the unweighted mean over the task types present (the number the
-  MLVU paper and leaderboard report); ``Avg`` is the micro average ``choice_bench.py`` prints.
+* The answer is the one character before the first ``)`` (the prompt ends with ``Best Option:
+  (``), else the whole reply, never stripped (:func:`~framescope.text.mlvu_choice`), compared
+  with the gold letter: the letter of the *last* candidate equal to ``answer`` (the template
+  overwrites its index), ``@`` when none is (``chr(ord("A") - 1)``). Unreadable = wrong.
+* Per-task accuracy under the task's name (dev: the task file's, ``1_plotQA.json`` → ``plotQA``;
+  test: ``question_type``) and ``Avg``, the mean over the tasks — the names and meanings
+  ``final_res`` prints.
 
 Files: the dev annotation JSON files (``json/1_plotQA.json`` … ``7_topic_reasoning.json``: lists of
 ``{video, duration, question, candidates, answer, question_type}``; pass the folder or the files)
@@ -26,10 +25,11 @@ videos in ``video/<task file stem>/<video>`` (``video/1_plotQA/…``); a test qu
 (it has ``question_id``) lie directly in ``video/``. Prompt: Video-MME's instruction
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`) with the question and the candidates as options.
 
-``--compat lmms-eval`` (``lmms_eval/tasks/mlvu/utils.py``): the character before the first ``)``
-(else the whole text); ``M-Avg`` over lmms-eval's fixed task list (dev: 7 tasks, test: 9 — a task
-with no questions counts 0). ``--compat videomind``: ``check_ans`` reading; ``Acc`` = micro
-average plus per-task accuracy.
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/mlvu/utils.py``): reasoning blocks stripped,
+``extract_mcq_answer`` over A–D against the first matching candidate's letter; ``M-Avg`` over
+lmms-eval's fixed task list (dev: 7 tasks, test: 9 — a task with no questions counts 0).
+``--compat videomind``: VideoMind's QA table (:mod:`~framescope.eval.benchmarks.videomind`),
+task = ``question_type``.
 """
 
 from __future__ import annotations

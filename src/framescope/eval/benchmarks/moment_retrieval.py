@@ -15,15 +15,15 @@ sample ids ``<video_id>#<k>`` with ``k`` the 0-based index of the query line in 
 ActivityNet-Captions ``val_1.json`` / ``val_2.json`` (``{video_id: {duration, timestamps,
 sentences}}``); sample ids ``<video_id>#<j>`` with ``j`` the sentence index.
 
-``--compat lmms-eval`` (``lmms_eval/tasks/charades_sta/eval_tvg.py``): the raw response is read
-with lmms-eval's ``extract_time`` (reversed pairs swapped, first pair only; recorded windows are
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/charades_sta/utils.py``): the raw response,
+reasoning blocks stripped, is read with its ``extract_time`` (``m:ss``/``h:mm:ss`` and ``–``
+ranges; reversed pairs swapped, first pair only; recorded windows are
 used when there is no response, the first one swapped if reversed), an unreadable answer scores 0,
 queries are de-duplicated on (video, sentence, GT window) as its result dict does (the last one
 counts), and only ``R1@0.3/0.5/0.7`` and ``mIoU`` are reported.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): IoU with the area union (nncore; float64
-here, float32 there), ``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU``; samples without any predicted window
-are left out of the denominators instead of scoring 0.
+``--compat videomind``: VideoMind's IoU and IoP tables (:mod:`~framescope.eval.benchmarks.videomind`);
+samples without any predicted window are left out of the denominators instead of scoring 0.
 
 ``framescope eval`` layout: Charades-STA ``DATA_ROOT/charades_sta_test.txt`` with the videos of the
 Charades 480p release, ``Charades_v1_480/<video_id>.mp4`` (or ``videos/``); ActivityNet

@@ -34,11 +34,12 @@ grounding file but not in the CSV (no options) are not run. Prompt:
 :data:`~framescope.eval.prompts.GROUNDED_QA` with the question and the five options; the first
 window of the reply (else the window a method fetched) is the grounding.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): area-union IoU and nncore's IoP (a
-zero-length prediction scores 0), thresholds 0.3/0.5/0.7, grounding over the samples that have a
-window; the answer read by VideoMind's ``check_ans`` (an unreadable one stays in the denominator);
-``Acc@QA`` and ``Acc@GQA`` (IoP ``>= 0.5``) both over all answered samples. No lmms-eval task
-scores NExT-GQA grounding.
+A QA result file's prediction is right when it equals the file's own ``answer`` (as
+``eval_next.py`` compares); ``normalised_time`` reads the grounding as ``eval_ground``'s
+``gs=True`` does (fractions × duration, ``np.round`` to 0.1 s).
+
+``--compat videomind``: VideoMind's tables (:mod:`~framescope.eval.benchmarks.videomind`),
+task = the CSV's question type. No lmms-eval task scores NExT-GQA grounding.
 """
 
 from __future__ import annotations

@@ -30,12 +30,14 @@ padding rule).
 
 ``framescope eval`` layout: ``DATA_ROOT/highlight_val_release.jsonl`` with the videos of
 moment-detr's ``qvhilights_videos.tar.gz``, ``videos/<vid>.mp4``. Prompt: DynFrame's grounding
-prompt with the query; a method's windows are the moments (no saliency: HL metrics are left out).
+prompt with the query; a method's ranked windows are the moments, and each 2-s clip's saliency is
+the best score of a window overlapping it (rank order without scores), so HL metrics are scored.
 
 ``--compat videomind`` (``videomind/eval/eval_qvhighlights.py``, from UniVTG): ``long`` is
 (30, ∞) and an empty length range falls back to all queries; adds ``MR-{range}-mIoU``,
 ``MR-full-R1@0.3`` (R1 at 0.3:0.05:0.95) and ``MR-full-R5@{0.3,0.5,0.7}`` (the best pair among the
-first 5 windows and the GT windows). There is no lmms-eval QVHighlights task.
+first 5 windows and the GT windows; the ``MR-R5`` block at 0.3:0.05:0.95). There is no lmms-eval
+QVHighlights task.
 """
 
 from __future__ import annotations

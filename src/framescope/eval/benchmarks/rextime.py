@@ -23,10 +23,9 @@ ActivityNet ones in ``Anet_videos_15fps_short256/<vid>.mp4``, picked by each que
 ``source``; ``--video-dir`` holds both. Prompt: :data:`~framescope.eval.prompts.GROUNDED_QA` with
 the question and its four options.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): area IoU with the max over GT windows,
-``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU`` over samples with a window; ``Acc`` and
-``Acc (IoU >= 0.5)`` over all answered samples, letters read by ``check_ans``. There is no
-lmms-eval ReXTime task.
+``--compat videomind``: VideoMind's tables (:mod:`~framescope.eval.benchmarks.videomind`); a
+submission's ``ans`` is read by ``check_ans`` too (letters case-insensitive); task = category.
+There is no lmms-eval ReXTime task.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Video-MME: multiple-choice questions on short, medium and long videos.
 
-Follows ``BradyFU/Video-MME`` ``evaluation/eval_your_results.py``:
+Follows the parser Video-MME's README links to, ``thanku-all/parse_answer``
+``eval_your_results.py`` at afd52cf:
 
 * The answer letter is read by its ``extract_characters_regex``
   (:func:`~framescope.text.videomme_choice`): answer prefixes removed, then the first
@@ -28,9 +29,13 @@ prediction JSON lines.
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, then the options with their
 ``A.`` prefixes removed (the runtime letters them ``(A) …``).
 
-``--compat lmms-eval`` (``lmms_eval/tasks/videomme/utils.py``): the same reading, but an
-unreadable answer counts as wrong (in the denominator) and letters compare case-insensitively.
-``--compat videomind``: VideoMind's ``check_ans`` reading; an unreadable answer counts as wrong.
+``videomme_subs`` is the "w/ subs" setting for ``framescope eval``: each sample carries its
+``subtitle/<videoID>.srt`` and the runtime shows the cues of the frames it samples.
+
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/videomme/utils.py``): reasoning blocks stripped,
+``extract_mcq_answer`` over A–D (:func:`~framescope.text.mcq_answer`), an unreadable answer
+counts as wrong. ``--compat videomind``: VideoMind's QA table
+(:mod:`~framescope.eval.benchmarks.videomind`), task = duration.
 """
 
 from __future__ import annotations
