@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "framescope"
 # each layer may import itself and the layers before it
 LAYERS = (
-    ("types", "errors", "fileio", "text", "config", "settings", "families", "viz"),
+    ("types", "errors", "fileio", "text", "subtitles", "config", "settings", "families", "viz"),
     ("video",),
     ("models",),
     ("retrieval",),

@@ -60,10 +60,8 @@ VIDEOMME = [
     ("The best answer is B", "B"),
     ("B", "B"),
     ("(C) a cat", "C"),
-    (
-        "Answer: D",
-        "D",
-    ),  # "Answer:" is not a prefix there; 'A' of "Answer" is lower? no: 'A' is capital
+    ("Answer: D", "D"),  # "Answer:" is a prefix of the current list: removed, then D
+    ("Option: C", "C"),
     ("Based on the video, the answer is C", "B"),  # first capital A–D anywhere: "Based"
     ("The best option is D", "D"),  # that prefix is never removed (missing comma), 'D' still found
     ("I cannot tell", None),
@@ -75,8 +73,6 @@ VIDEOMME = [
 
 @pytest.mark.parametrize(("text", "want"), VIDEOMME)
 def test_videomme_official_reader(text, want):
-    if text == "Answer: D":
-        want = "A"  # the capital A of "Answer" comes first — the official regex reads A
     assert a.videomme_choice(text).letter == want
 
 
@@ -85,6 +81,9 @@ def test_videomme_prefix_list_keeps_its_missing_commas():
     assert a.videomme_choice("The correct option is B").letter == "B"
     assert a.videomme_choice("Best answer: D").letter == "B"  # 'B' of "Best" comes first
     assert a.videomme_choice("The best answer is D").letter == "D"  # removed: D
+    # the README's parser (parse_answer afd52cf) removes "Answer:": the old list read the A
+    assert a.videomme_choice("Answer: B").letter == "B"
+    assert a.videomme_choice("The correct answer B").letter == "B"
 
 
 VIDEOMIND = [
@@ -125,16 +124,40 @@ def test_lvbench_reader(text, want):
     ("text", "official", "lmms"),
     [
         ("B) the man", "B", "B"),
-        ("(A) dog", "(A", "A"),
+        ("(A) dog", "A", "A"),  # official: the one character before ")"
         ("C", "C", "C"),
-        (" D ) x", "D", " "),  # lmms-eval: the character right before ")"
-        ("A. The man", "A. The man", "A. The man"),
+        (" D ) x", " ", "D"),  # official: the space before ")"; lmms-eval: "D " (letter + space)
+        ("A. The man", "A. The man", "A"),  # no ")": the whole text; lmms-eval: leading letter
+        (" B", " B", "B"),  # never stripped
+        (")B", None, "B"),  # nothing before ")"
         ("", None, None),
     ],
 )
 def test_mlvu_readers(text, official, lmms):
     assert a.mlvu_choice(text).letter == official
-    assert a.lmms_mlvu_choice(text).letter == lmms
+    assert a.mcq_answer(text).letter == lmms
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("The answer is (C).", "C"),  # "(C)" and the phrase: the phrase (7) beats parentheses (6)
+        ("I choose D", "D"),  # the trailing letter (9) beats the phrase (7)
+        ("A is wrong; I choose D", "A"),  # "A " leads the text: the start (10) wins
+        ("B. no, wait: (C)", "B"),  # a leading letter (10) wins
+        ("I think (A) or (B)", "B"),  # same format: the later one
+        ("xyz", None),
+        ("Clearly", "C"),  # fallback: any occurrence
+    ],
+)
+def test_lmms_eval_mcq_answer(text, want):
+    assert a.mcq_answer(text).letter == want
+
+
+def test_lmms_eval_strips_reasoning():
+    assert a.strip_reasoning("<think>A or B</think> C") == "C"
+    assert a.strip_reasoning("it is A</think> C</think>D") == "D"  # prefilled <think>: last part
+    assert a.strip_reasoning("<analysis>x</analysis>B <think>unclosed") == "B <think>unclosed"
 
 
 @pytest.mark.parametrize(
@@ -150,6 +173,11 @@ def test_mlvu_readers(text, official, lmms):
 def test_cgbench_reader(text, letters):
     want = tuple(x for x in letters if x in "ABCDEFGH")
     assert a.cgbench_choice(text).letters == want
+
+
+def test_cgbench_null_result_is_an_answer():
+    # post_process compares right_answer with the parsed null: 0, no fallback to letters
+    assert a.cgbench_choice('```json\n{"result":null}\n``` B').letters == ("None",)
 
 
 # ----------------------------------------------------------------------- spans
@@ -202,8 +230,11 @@ def test_parse_spans(text, want):
         ("The event happens from 7 to 3 seconds", (3, 7)),  # swapped
         ("20.8 - 30.0 and 1 - 2", (20.8, 30)),  # first pair only
         ("it starts at 4 seconds.\nit ends at 9 seconds.", (4, 9)),  # keyword sentences
-        ("starts at 00:00:18 and ends at 00:00:23", None),  # its hh:mm:ss branch never converts
-        ("3..5 - 4", None),  # lmms-eval would crash on float('3..5')
+        ("starts at 00:00:18 and ends at 00:00:23", (18, 23)),  # clock times, paired
+        ("It happens in 1:05 - 1:10.", (65, 70)),  # m:ss range (v0.7.2; the old reader: 1-5)
+        ("the moment is 15.5 – 21.0", (15.5, 21)),  # en dash; no keyword: every sentence
+        ("it happens in 1:00:05 – 1:00:10", (3605, 3610)),  # h:mm:ss range
+        ("3..5 - 4", (4, 5)),
         ("nothing", None),
     ],
 )
@@ -213,18 +244,23 @@ def test_lmms_eval_spans(text, want):
 
 
 @pytest.mark.parametrize(
-    ("text", "duration", "want"),
+    ("text", "want"),
     [
-        ('```json\n{"result": [[10, 20], [30, 40]]}\n```', 100, [(10, 20), (30, 40)]),
-        ('```json\n{"result": [0.1, 0.2]}\n```', 100, [(10, 20)]),  # normalised → seconds
-        ('```json\n{"result": "none"}\n```', 100, []),  # not a list: given up, no fallback
-        ("clues at 5 to 9 and 12 - 15 and 99", 100, [(5, 9), (12, 15)]),  # odd last dropped
-        ("only 7", 100, []),
+        ('```json\n{"result": [[10, 20], [30, 40]]}\n```', [(10, 20), (30, 40)]),
+        ('```json\n{"result": [0.1, 0.2]}\n```', [(0.1, 0.2)]),  # flat: numbers, no scaling
+        ('```json\n{"result": "none"}\n```', []),  # no numbers: IoU 0, still scored
+        ('```json\n{"result": null}\n```', []),  # a falsy result: no interval
+        ('```json\n{"result": [[1, 4], [3, 8, 0.9]]}\n```', [(1, 4), (3, 8)]),  # merged away
+        ('```json\n{"result": [[3, 8, 0.9], [10, 12]]}\n```', None),  # unpacked: 5 numbers
+        ("clues at 5 to 9 and 12 - 15 and 99", None),  # odd count: no score
+        ("3 5 4 8", None),  # overlapping pairs: the official merge crashes, no score
+        ("1-3", [(1, -3)]),  # "-3" is a number
+        ("", None),
     ],
 )
-def test_cgbench_spans(text, duration, want):
-    got = a.cgbench_spans(text, duration)
-    assert [(w.start, w.end) for w in got.windows] == [tuple(map(float, p)) for p in want]
+def test_cgbench_intervals(text, want):
+    got = a.cgbench_intervals(text)
+    assert (None if got is None else [(w.start, w.end) for w in got]) == want
 
 
 def test_answer_region():
@@ -242,11 +278,11 @@ READERS = [
     lambda t: a.videomind_choice(t, 4),
     a.lvbench_choice,
     a.mlvu_choice,
-    a.lmms_mlvu_choice,
+    a.mcq_answer,
     a.cgbench_choice,
     a.parse_spans,
     a.lmms_eval_spans,
-    lambda t: a.cgbench_spans(t, 60.0),
+    lambda t: a.Spans(a.cgbench_intervals(t) or ()),
 ]
 
 TAGS = ["<answer>", "</answer>", "<think>", "</think>", "<span>", "</span>", "<fps>", "</fps>"]

@@ -4,16 +4,22 @@ Every function here returns a typed result and never raises: text it cannot read
 invalid :class:`Choice` (no letters) or :class:`Spans` (no windows). Benchmarks pick the
 extractor their official script uses, so the same response scores as it would there:
 
-* :func:`videomme_choice` — Video-MME's ``extract_characters_regex``: remove answer prefixes
-  anywhere in the text (the official list is missing two commas, so "The best option is" and
-  "Best answer:" are never removed on their own), give up on more than 10 words without a capital
-  A–D, else the first capital A–D *anywhere* (so "Based on the video…" reads as B — official).
+* :func:`videomme_choice` — Video-MME's ``extract_characters_regex`` (the parser its README links
+  to, ``thanku-all/parse_answer`` ``eval_your_results.py``): remove answer prefixes anywhere in
+  the text ("Answer:", "Option:", "The correct answer", … — the list is missing two commas, so
+  "The best option is" and "Best answer:" are never removed on their own), give up on more than
+  10 words without a capital A–D, else the first capital A–D *anywhere* (so "Based on the
+  video…" reads as B — official).
 * :func:`videomind_choice` — VideoMind's ``check_ans``: first space-separated token, lower-cased,
   ``( ) .`` removed, first character; valid only if it is one of the options.
 * :func:`lvbench_choice` — LVBench's ``polish_answer``: the text before the first ``)``, after a
   ``(`` if any, first word, first character.
-* :func:`mlvu_choice` — MLVU's scripts: the stripped text before the first ``)``.
-* :func:`lmms_mlvu_choice` — lmms-eval's MLVU: the character before the first ``)``, else the text.
+* :func:`mlvu_choice` — MLVU's ``check_ans``: the single character before the first ``)`` (no
+  stripping), else the whole text.
+* :func:`mcq_answer` — lmms-eval's ``extract_mcq_answer`` (Video-MME, MLVU, LVBench tasks): the
+  best-ranked candidate among "(B)", "B.", "B:", "B)", "B ", answer phrases, a leading or a
+  trailing letter, the last occurrence within a format; :func:`strip_reasoning` its default
+  removal of ``<think>``/``<analysis>`` blocks before any task reads a reply.
 * :func:`cgbench_choice` — CG-Bench's ``post_process``: the ``result`` of a ```` ```json ````
   block, else every standalone capital A–H (correct when the answer is among them).
 * :func:`choice` — framescope's reader for benchmarks whose official scoring takes indices or
@@ -25,11 +31,12 @@ Spans: :func:`parse_spans` reads every ``start–end`` pair in order ("from 3.5 
 3.5 … ends at 7", ``<answer>3.5 - 7</answer>``, DynFrame's ``s - e``). Windows keep the order the
 text gives (a reversed pair stays reversed: the metrics score it 0, as the official scripts do).
 :func:`lmms_eval_spans` reproduces lmms-eval's ``extract_time`` (it swaps reversed pairs), and
-:func:`cgbench_spans` CG-Bench's interval reading (normalised intervals scaled by the duration).
+:func:`cgbench_intervals` CG-Bench's clue-interval reading (``run/utils.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -90,7 +97,8 @@ def answer_region(text: str) -> str:
 
 # ---------------------------------------------------------------------------- multiple choice
 
-# Video-MME's list, with its two missing commas reproduced (adjacent literals concatenate)
+# Video-MME's list (thanku-all/parse_answer afd52cf), its two missing commas reproduced
+# (adjacent literals concatenate); removed in this order
 _VIDEOMME_PREFIXES = (
     "The best answer is",
     "The correct answer is",
@@ -98,6 +106,10 @@ _VIDEOMME_PREFIXES = (
     "The answer",
     "The best option isThe correct option is",
     "Best answer:Best option:",
+    "Answer:",
+    "Option:",
+    "The correct answer",
+    "The correct option",
 )
 
 
@@ -133,19 +145,104 @@ def lvbench_choice(text: str) -> Choice:
 
 
 def mlvu_choice(text: str) -> Choice:
-    """MLVU's official reading: the stripped text before the first ``)``, compared verbatim."""
-    s = text.strip()
-    if ")" in s:
-        s = s[: s.index(")")].strip()
-    return Choice((s,)) if s else INVALID
+    """MLVU's ``check_ans``: the one character before the first ``)`` (none when ``)`` comes
+    first), else the whole text — never stripped — compared verbatim to the gold letter."""
+    if ")" in text:
+        cut = text.index(")")
+        text = text[cut - 1 : cut] if cut > 0 else ""
+    return Choice((text,)) if text else INVALID
 
 
-def lmms_mlvu_choice(text: str) -> Choice:
-    """lmms-eval's MLVU reading: the character before the first ``)``, else the stripped text."""
-    s = text.strip()
-    if ")" in s:
-        s = s[s.index(")") - 1 : s.index(")")]
-    return Choice((s,)) if s else INVALID
+# lmms-eval's answer phrases, in its order
+_MCQ_PHRASES = (
+    "the answer is",
+    "answer is",
+    "the correct answer is",
+    "correct answer is",
+    "the best answer is",
+    "best answer is",
+    "the correct option is",
+    "correct option is",
+    "the best option is",
+    "best option is",
+    "the choice is",
+    "choice is",
+    "the correct choice is",
+    "correct choice is",
+    "i choose",
+    "i select",
+    "i pick",
+    "my answer is",
+    "my choice is",
+    "옵션",
+    "정답은",
+    "답은",
+    "답:",
+    "答案是",
+    "答案为",
+    "选",
+    "答えは",
+)
+# (format, priority): a higher priority wins, then the later position
+_MCQ_MARKS = (("({})", 6), ("{}.", 5), ("{}:", 4), ("{})", 3), ("{} ", 2))
+
+
+def mcq_answer(text: str, letters: str = "ABCD") -> Choice:
+    """lmms-eval's ``extract_mcq_answer`` (v0.7.2): every letter found as "(X)", "X.", "X:", "X)",
+    "X " (its last occurrence), after an answer phrase, leading or trailing the text, else
+    anywhere; the candidate of the highest format priority wins, then the later position."""
+    if not text.strip():
+        return INVALID
+    body = text.strip()
+    for mark in ",.!?;:'\"":
+        body = body.strip(mark)
+    padded = f" {body} "
+    found: list[tuple[int, int, str]] = []  # (priority, position, letter)
+    for fmt, priority in _MCQ_MARKS:
+        found += [
+            (priority, padded.rfind(fmt.format(x)), x) for x in letters if fmt.format(x) in padded
+        ]
+    lower = padded.lower()
+    for phrase in _MCQ_PHRASES:
+        at = lower.find(phrase)
+        if at != -1:
+            after = at + len(phrase)
+            found += [(7, padded.find(x, after), x) for x in letters if padded.find(x, after) != -1]
+    core = padded.strip()
+    for x in letters:
+        if core.startswith(x) and (len(core) == 1 or not core[1].isalpha()):
+            found.append((10, 0, x))
+        if core.endswith(x) and (len(core) == 1 or not core[-2].isalpha()):
+            found.append((9, len(padded) - 1, x))
+    if not found:
+        found = [(0, padded.rfind(x), x) for x in letters if x in padded]
+    if not found:
+        return INVALID
+    # lmms-eval sorts by (priority, position), reversed, stably: the first maximum wins
+    best = max(found, key=lambda c: (c[0], c[1]))
+    return Choice((best[2],))
+
+
+REASONING_TAGS = (("<think>", "</think>"), ("<analysis>", "</analysis>"))
+
+
+def strip_reasoning(text: str, tags: tuple[tuple[str, str], ...] = REASONING_TAGS) -> str:
+    """lmms-eval's ``strip_reasoning_tags`` with its default tags: remove every
+    ``start…end`` block (first start, then the first end after it); a closing tag without an
+    opening one keeps what follows the last closing tag; stripped."""
+    for start, end in tags:
+        while start in text and end in text:
+            a = text.find(start)
+            b = text.find(end, a)
+            if b == -1:
+                break
+            text = text[:a] + text[b + len(end) :]
+        if end in text and start not in text:
+            text = text.rsplit(end, 1)[-1]
+    return text.strip()
+
+
+_UNREAD = object()
 
 
 def cgbench_choice(text: str) -> Choice:
@@ -157,8 +254,8 @@ def cgbench_choice(text: str) -> Choice:
         try:
             value = json.loads(fixed)["result"]
         except (ValueError, TypeError, KeyError, IndexError):
-            value = None
-        if value is not None:
+            value = _UNREAD
+        if value is not _UNREAD:  # any parsed result is the answer (null: a wrong one)
             return Choice((str(value),))
     letters = re.findall(r"\b[A-H]\b", text)
     return Choice(tuple(letters))
@@ -242,41 +339,59 @@ def parse_spans(text: str) -> Spans:
     return Spans(tuple(windows))
 
 
+_LMMS_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?"
+_LMMS_NUM = r"(?<!\d)(\d+(?:\.\d+)?)"  # the lookbehind only spares backtracking in digit runs
+_LMMS_CLOCK_RANGE = re.compile(rf"\b({_LMMS_CLOCK})\s*[–-]\s*({_LMMS_CLOCK})\b")
+_LMMS_RANGE = re.compile(rf"{_LMMS_NUM}\s*[–-]\s*(\d+(?:\.\d+)?)")
+_LMMS_CLOCK_TIME = re.compile(rf"\b({_LMMS_CLOCK})\b")
+_LMMS_NUMBER = re.compile(r"\b(\d+(?:\.\d+)?)\b")
+_LMMS_LOOSE = re.compile(rf"{_LMMS_NUM}\s*s?\s*[–-]\s*(\d+(?:\.\d+)?)\s*s?")
+_LMMS_KEYWORDS = (
+    "starts",
+    "ends",
+    "happens in",
+    "start time",
+    "end time",
+    "start",
+    "end",
+    "happen",
+)
+
+
+def _clock(token: str) -> float:
+    parts = [float(p) for p in token.split(":")]
+    return (
+        parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1]
+    )
+
+
 def lmms_eval_spans(text: str) -> Spans:
-    """lmms-eval's ``extract_time`` (Charades-STA task): "to" → "-" everywhere, all ``a - b``
-    pairs, else numbers from sentences with start/end keywords, else hh:mm:ss; reversed pairs
-    swapped; only the first pair kept. A token it cannot convert (lmms-eval would crash) makes the
-    text unparseable."""
-    prompt = "a specific example is : 20.8 - 30.0 seconds"
-    paragraph = text.lower().replace(prompt, "").replace("to", "-")
-    sentences = re.split(r"[!?\n]", paragraph)
-    keywords = ("starts", "ends", "happens in", "start time", "end time", "start", "end", "happen")
-    candidates = [s for s in sentences if any(k in s for k in keywords)]
-    try:
-        # lmms-eval's r"(\d+\.*\d*)\s*-\s*(\d+\.*\d*)", rewritten to match the same pairs in linear
-        # time (a match cannot start inside a digit run, and digits-then-dots is unambiguous)
-        found = re.findall(r"(?<!\d)(\d+(?:\.+\d*)?)\s*-\s*(\d+\.*\d*)", paragraph)
+    """lmms-eval's ``extract_time`` (v0.7.2, Charades-STA task): lower-cased, "to" → "-"
+    everywhere, split into sentences at ``! ? newline``, those with a start/end keyword kept (all
+    when none has one); the first sentence with an ``m:ss``/``h:mm:ss`` range (``-`` or ``–``),
+    else the first with a number range, else all clock times paired, else the first number of each
+    sentence paired, else the first sentence with ``12s - 15s``; only the first pair, swapped when
+    reversed."""
+    paragraph = text.lower().replace("a specific example is : 20.8 - 30.0 seconds", "")
+    sentences = re.split(r"[!?\n]", paragraph.replace("to", "-"))
+    candidates = [s for s in sentences if any(k in s for k in _LMMS_KEYWORDS)] or sentences
+    pairs: list[tuple[float, float]] = []
+    for pattern, convert in ((_LMMS_CLOCK_RANGE, _clock), (_LMMS_RANGE, float)):
+        found = next((m for s in candidates if (m := pattern.findall(s))), [])
+        pairs = [(convert(a), convert(b)) for a, b in found]
+        if pairs:
+            break
+    for pattern, convert in ((_LMMS_CLOCK_TIME, _clock), (_LMMS_NUMBER, float)):
+        if pairs:
+            break
+        if pattern is _LMMS_CLOCK_TIME:
+            times = [convert(t) for s in candidates for t in pattern.findall(s)]
+        else:
+            times = [convert(m[0]) for s in candidates if (m := pattern.findall(s))]
+        pairs = [(times[i], times[i + 1]) for i in range(0, len(times) // 2 * 2, 2)]
+    if not pairs:
+        found = next((m for s in candidates if (m := _LMMS_LOOSE.findall(s))), [])
         pairs = [(float(a), float(b)) for a, b in found]
-    except ValueError:  # "3..5": lmms-eval crashes
-        return NO_SPANS
-    stale: float | None = None  # lmms-eval's loop variable, reused by its hh:mm:ss branch
-    if not pairs:
-        times = []
-        for s in candidates:
-            if m := re.findall(r"\b(\d+\.\d+\b|\b\d+)\b", s):
-                stale = float(m[0])
-                times.append(stale)
-        pairs = [(times[i], times[i + 1]) for i in range(0, len(times) // 2 * 2, 2)]
-    if not pairs:
-        # lmms-eval's hh:mm:ss branch tests ``tuple.count(':')``, never converts, and appends the
-        # previous loop's value (or crashes when there is none): reproduced as is
-        times = []
-        for s in candidates:
-            if re.findall(r"\b((\d{1,2}:\d{2}:\d{2}))\b", s):
-                if stale is None:
-                    return NO_SPANS
-                times.append(stale)
-        pairs = [(times[i], times[i + 1]) for i in range(0, len(times) // 2 * 2, 2)]
     if not pairs:
         return NO_SPANS
     start, end = pairs[0]
@@ -285,29 +400,58 @@ def lmms_eval_spans(text: str) -> Spans:
     return Spans((Window(start, end) if end > start else Window(end, start),))
 
 
-def cgbench_spans(text: str, duration: float | None) -> Spans:
-    """CG-Bench's reading of a clue-interval answer: the ``result`` list of a json block (all
-    values ≤ 1 → fractions of ``duration``), else every number paired in order (an odd last one
-    dropped; fewer than two numbers: unparseable)."""
+def _as_pairs(result: object) -> tuple[Window, ...] | None:
+    """The clue intervals CG-Bench measures from a json ``result``, or ``None`` where its IoU
+    code fails (and the official reader falls back to numbers): a falsy result is no interval; a
+    list of ``[start, end]`` lists is read, a longer list only when merging absorbs it into an
+    earlier interval (the code reads its first two values there)."""
+    if not result:
+        return ()
+    if not isinstance(result, list) or not all(
+        isinstance(w, list) and len(w) >= 2 and all(isinstance(x, (int, float)) for x in w[:2])
+        for w in result
+    ):
+        return None
+    try:
+        pairs = [(float(w[0]), float(w[1]), len(w)) for w in result]
+    except OverflowError:
+        return None
+    ordered = sorted(pairs, key=lambda p: p[0])  # stable, as list.sort
+    reach = -math.inf
+    for start, end, size in ordered:
+        if start > reach and size != 2:  # it starts a merged interval, which is unpacked
+            return None
+        reach = max(reach, end) if start <= reach else end
+    if not all(math.isfinite(a) and math.isfinite(b) for a, b, _ in pairs):
+        return None
+    return tuple(Window(a, b) for a, b, _ in pairs)
+
+
+def cgbench_intervals(text: str | None) -> tuple[Window, ...] | None:
+    """CG-Bench's clue-interval reading (``run/utils.py`` ``post_process``, miou mode): the json
+    block's ``result`` in seconds (see :func:`_as_pairs`), else every number in the text
+    (``-?\\d+\\.?\\d*``) paired in order — an odd count is unreadable, none is no interval.
+    The official code merges those pairs as tuples and crashes (the question gets no score) when
+    two of them overlap once sorted: unreadable too. ``None``: no score, left out of every
+    metric; ``()``: IoU 0."""
+    if not text:
+        return None
     block = _json_block(text)
     if block:
         try:
-            result = json.loads(block)["result"]
-            if not isinstance(result, list):
-                return NO_SPANS  # the official code gives up here, without the fallback
-            items = result if isinstance(result[0], list) else [result]
-            windows = [Window(float(a), float(b)) for a, b in items]
-            if duration is not None and all(w.start <= 1 and w.end <= 1 for w in windows):
-                windows = [Window(w.start * duration, w.end * duration) for w in windows]
-            if all(math.isfinite(w.start) and math.isfinite(w.end) for w in windows):
-                return Spans(tuple(windows))
-        except (ValueError, TypeError, KeyError, IndexError):
-            pass  # the official code falls back to reading numbers
+            found = _as_pairs(json.loads(block)["result"])
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError):
+            found = None
+        if found is not None:
+            return found
     numbers = [float(x) for x in re.findall(r"-?\d+\.?\d*", text)]
-    if len(numbers) < 2 or not all(math.isfinite(x) for x in numbers):
-        return NO_SPANS
-    numbers = numbers[: len(numbers) // 2 * 2]
-    return Spans(tuple(Window(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)))
+    if len(numbers) % 2 or not all(math.isfinite(x) for x in numbers):
+        return None
+    windows = [Window(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
+    ordered = sorted(windows, key=lambda w: w.start)
+    if any(b.start <= a.end for a, b in itertools.pairwise(ordered)):
+        return None
+    return tuple(windows)
 
 
 def _json_block(text: str) -> str:

@@ -11,9 +11,9 @@ import pytest
 
 from framescope.agent.agent import VideoMindAgent
 from framescope.agent.answerer import MCQ_PREFILL, answer_prompt, answer_window
-from framescope.agent.subtitles import Cue, clip_lines, parse_srt, read_srt
 from framescope.errors import FramescopeError
 from framescope.methods import InferConfig, Sample
+from framescope.subtitles import Cue, clip_lines, parse_srt, read_srt
 from framescope.types import Window
 
 from .conftest import FAST

@@ -103,13 +103,18 @@ def test_videomme_results_file_also_serves_as_annotations(videomme):
 
 def test_videomme_compat_variants(videomme, tmp_path, jsonl):
     ann, results = videomme
-    assert score("videomme", [ann], [results], compat="lmms-eval").metrics[
-        "Overall"
-    ] == pytest.approx(50.0)
-    # check_ans: "the", "based," → b, "i", "d": only the last is right
-    assert score("videomme", [ann], [results], compat="videomind").metrics[
-        "Overall"
-    ] == pytest.approx(25.0)
+    # lmms-eval v0.7.2's extract_mcq_answer: "… is B" (trailing B), "Based on the video, C"
+    # (trailing C; the "B" of "Based" starts a word: no candidate), nothing in "I cannot tell"
+    # (wrong), "D": 3 of 4
+    lmms = score("videomme", [ann], [results], compat="lmms-eval").metrics
+    assert lmms["Overall"] == pytest.approx(75.0)
+    # check_ans: "the" → t (Failed), "based," → b, "i" (Failed), "d": only the last is right;
+    # VideoMind's QA table, one row per duration
+    vm = score("videomme", [ann], [results], compat="videomind")
+    assert vm.metrics["Acc"] == pytest.approx(25.0)
+    assert vm.metrics["Acc (IoU >= 0.5)"] == 0.0  # printed by VideoMind's table, no grounding
+    assert vm.breakdowns["QA"]["long"]["Acc"] == pytest.approx(50.0)
+    assert vm.counts == {"QA: samples": 4, "QA: failed": 2}
     preds = jsonl(tmp_path / "p.jsonl", [{"id": k, "response": v} for k, v in RESPONSES.items()])
     assert score("videomme", [ann], [preds]).metrics["Overall"] == pytest.approx(200 / 3)
 
@@ -166,19 +171,32 @@ def test_mlvu_macro_and_micro(mlvu, tmp_path, jsonl):
         tmp_path / "p.jsonl",
         [
             {"id": "plotQA_0", "response": "B) the dog"},  # right
-            {"id": "plotQA_1", "response": "(A) dog"},  # officially "(A" ≠ "A": wrong
+            {"id": "plotQA_1", "response": "A ) dog"},  # officially " " (before ")") ≠ "A"
             {"id": "needle_0", "answer": "C"},  # right
         ],
     )
     r = score("mlvu", [mlvu], [preds])
-    assert r.metrics == pytest.approx(
-        {"M-Avg": 75.0, "Avg": 200 / 3, "plotQA": 50.0, "needle": 100.0}
-    )
+    # choice_bench.py's Avg is the mean over the tasks (macro), not over the questions (2/3)
+    assert r.metrics == pytest.approx({"Avg": 75.0, "plotQA": 50.0, "needle": 100.0})
     lmms = score("mlvu", [mlvu], [preds], compat="lmms-eval").metrics
-    # lmms-eval reads "(A) dog" as A (right) and averages over its fixed 7 dev tasks
+    # lmms-eval reads "A ) dog" as A (right) and averages over its fixed 7 dev tasks
     assert lmms["M-Avg"] == pytest.approx(200 / 7)
-    # check_ans strips the brackets: "(A) dog" → A, right
+    # check_ans strips the brackets: "A ) dog" → A, right
     assert score("mlvu", [mlvu], [preds], compat="videomind").metrics["Acc"] == pytest.approx(100.0)
+
+
+def test_mlvu_gold_letter_as_check_ans_sees_it(tmp_path, dump, jsonl):
+    q = {"video": "v.mp4", "question": "?", "question_type": "plotQA"}
+    dump(
+        tmp_path / "1_plotQA.json",
+        [
+            {**q, "candidates": ["dog", "cat", "dog"], "answer": "dog"},  # the last match: C
+            {**q, "candidates": ["a", "b"], "answer": "z"},  # none: chr(ord("A") - 1) = "@"
+        ],
+    )
+    preds = [{"id": "plotQA_0", "response": "C) dog"}, {"id": "plotQA_1", "response": "@)"}]
+    r = score("mlvu", [tmp_path / "1_plotQA.json"], [jsonl(tmp_path / "p.jsonl", preds)])
+    assert r.metrics["Avg"] == 100.0 and any("'@'" in n for n in r.notes)
 
 
 def test_mlvu_official_results_and_failures(mlvu, tmp_path, dump, jsonl):
@@ -190,7 +208,7 @@ def test_mlvu_official_results_and_failures(mlvu, tmp_path, dump, jsonl):
             {"question_id": "needle_0", "question_type": "needle", "option": "D"},
         ],
     )
-    assert score("mlvu", [mlvu], [res]).metrics["M-Avg"] == pytest.approx(50.0)
+    assert score("mlvu", [mlvu], [res]).metrics["Avg"] == pytest.approx(50.0)
     failed = jsonl(
         tmp_path / "f.jsonl",
         [{"id": i, "error": "x"} for i in ("plotQA_0", "plotQA_1", "needle_0")],
@@ -301,3 +319,15 @@ def test_lvbench_bad_files(tmp_path, jsonl, dump):
     ann = jsonl(tmp_path / "video_info.meta.jsonl", LV)
     with pytest.raises(PredictionError, match=r"a.json:2: answer of 1 must be a string"):
         score("lvbench", [ann], [dump(tmp_path / "a.json", {"1": 0})])
+
+
+def test_lmms_eval_strips_reasoning_before_reading(videomme, tmp_path, jsonl):
+    ann, _ = videomme
+    rows = [{"id": r["question_id"], "response": "<think>B?</think> A"} for r in ROWS]
+    preds = jsonl(tmp_path / "p.jsonl", rows)
+    # lmms-eval removes the think block and reads "A": right for 002-1 (long) only
+    lmms = score("videomme", [ann], [preds], compat="lmms-eval").metrics
+    assert (lmms["short"], lmms["long"]) == (0.0, 50.0)
+    # the official reader sees the raw reply: the "B" inside <think> comes first: 001-1 (short)
+    official = score("videomme", [ann], [preds]).metrics
+    assert (official["short"], official["long"]) == (50.0, 0.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from framescope.eval import metrics as m
@@ -41,8 +39,6 @@ def test_iop_nextgqa_rules():
     assert m.temporal_iop(W(6, 4), W(0, 10)) == 0.0  # reversed: 0
     assert m.temporal_iop(W(20, 30), W(0, 10)) == 0.0
     # nncore's IoF (VideoMind): a zero-length prediction is 0/0 → 0
-    assert m.temporal_iop_area(W(5, 5), W(0, 10)) == 0.0
-    assert m.temporal_iop_area(W(8, 12), W(0, 10)) == pytest.approx(0.5)
 
 
 def test_max_over_gt_windows_and_independent_maxima():
@@ -73,7 +69,6 @@ def test_first_window_iou_scores_only_the_first_listed_window():
 
 def test_thresholds_are_inclusive():
     assert m.fraction_at_least([0.5, 0.4999999], 0.5) == 0.5
-    assert m.fraction_above([0.5, 0.6], 0.5) == 0.5  # CG-Bench: strict
 
 
 def test_accuracy_denominator_rules():
@@ -152,11 +147,3 @@ def test_cgbench_merged_iou():
         20 / 30
     )
     assert m.merged_intervals_iou([], [W(0, 1)]) == 0.0
-
-
-def test_videomind_summed_iou_can_exceed_one_on_overlapping_gts():
-    assert m.summed_intervals_iou(W(0, 10), [W(0, 4), W(6, 8)]) == pytest.approx(0.6)
-    # unmerged overlapping GT windows double-count: VideoMind's quirk, reproduced
-    assert m.summed_intervals_iou(W(0, 10), [W(0, 6), W(4, 10)]) == pytest.approx(1.2)
-    assert m.summed_intervals_iou(W(5, 5), [W(5, 5)]) == 0.0
-    assert not math.isnan(m.summed_intervals_iou(W(5, 5), [W(5, 5)]))

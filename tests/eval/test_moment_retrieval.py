@@ -65,10 +65,15 @@ def test_lmms_eval_swaps_reversed_reads_text_and_merges_duplicates(charades):
 def test_videomind_leaves_out_samples_without_windows(charades):
     ann, preds = charades
     r = score("charades_sta", [ann], [preds], compat="videomind")
-    assert r.counts == {"queries": 3, "left_out": 1}
+    assert r.counts == {"Grounding (IoU): samples": 3, "Grounding (IoP): samples": 3}
+    assert any("1 queries without a predicted window left out" in n for n in r.notes)
     assert r.metrics["R1@0.5"] == pytest.approx(200 / 3)
     assert r.metrics["R3@0.7"] == pytest.approx(100 / 3)
     assert r.metrics["mIoU"] == pytest.approx(100 / 3)
+    # the IoP table beside it: [0, 5] and [5, 10] lie inside their GT (1); reversed: 0
+    assert r.metrics["mIoP"] == pytest.approx(200 / 3)
+    assert r.metrics["R1@0.7 (IoP)"] == pytest.approx(200 / 3)
+    assert set(r.breakdowns) == {"Grounding (IoU)", "Grounding (IoP)"}
 
 
 def test_every_query_needs_a_record(charades, tmp_path, jsonl):

@@ -96,12 +96,19 @@ def test_videomind_compat(folder, tmp_path, jsonl):
             {"id": "v2_3", "answer": "The answer is A"},  # check_ans reads 't': unreadable, wrong
         ],
     )
-    m = score("nextgqa", [folder], [preds], compat="videomind").metrics
-    # grounding over the 3 samples with a window; the zero-length one has IoP 0 in nncore
+    r = score("nextgqa", [folder], [preds], compat="videomind")
+    m = r.metrics
+    # grounding over the 3 samples with a window; the zero-length one has IoP 0/0 → 0 in nncore
     assert m["mIoP"] == pytest.approx(100 * (1 + 5 / 6 + 0) / 3)
-    assert m["IoP@0.7"] == pytest.approx(200 / 3)
-    assert m["Acc@QA"] == pytest.approx(50.0)
-    assert m["Acc@GQA"] == pytest.approx(25.0)  # only v1_0: right and IoP >= 0.5
+    assert m["R1@0.7 (IoP)"] == pytest.approx(200 / 3)
+    assert m["mIoU"] == pytest.approx(100 * (0.5 + 5 / 6 + 0) / 3)
+    assert m["R1@0.5"] == pytest.approx(200 / 3)  # 0.5 >= 0.5 in float32 too
+    assert m["R5@0.3"] == pytest.approx(200 / 3)
+    # VideoMind's QA table: B right, C wrong, D right, "The answer is A" → t: Failed
+    assert m["Acc"] == pytest.approx(50.0)
+    assert m["Acc (IoU >= 0.5)"] == pytest.approx(25.0)  # only v1_0: right and IoU 0.5
+    assert m["Acc (IoP >= 0.5)"] == pytest.approx(25.0)  # v2_2 is right but its IoP is 0
+    assert r.breakdowns["QA"]["TP"]["Failed"] == 1  # per task: the CSV's question type
 
 
 def test_missing_qa_prediction_is_an_error(folder, tmp_path, dump):
@@ -147,3 +154,18 @@ def test_missing_gsub_file(tmp_path, jsonl):
         MissingFileError, match=r"nextgqa: expected the grounding file gsub_test.json"
     ):
         score("nextgqa", [tmp_path], [jsonl(tmp_path / "p.jsonl", [{"id": "v1_0"}])])
+
+
+def test_normalised_time_grounding(folder, tmp_path, dump):
+    # eval_ground.py's gs mode: fractions × duration, np.round to 0.1 s (half to even)
+    ground = dump(tmp_path / "test_ground_gs.json", {"v1_0": [0.0, 0.1675], "v2_2": [0.125, 0.375]})
+    m = score("nextgqa", [folder], [ground], normalised_time=True).metrics
+    # v1_0: [0, 5.025] → [0, 5.0]: IoU 0.5; v2_2: [5, 15] exactly the GT: IoU 1
+    assert m["mIoU"] == pytest.approx(75.0)
+    assert score("nextgqa", [folder], [ground]).metrics["mIoU"] < 1.0  # read as seconds
+
+
+def test_qa_file_answers_are_its_own(folder, tmp_path, dump):
+    # eval_next.py compares the file's prediction with the file's answer, not the CSV's
+    qa = dump(tmp_path / "test-res.json", {**QA, "v1_1": {"prediction": 2, "answer": 2}})
+    assert score("nextgqa", [folder], [qa]).metrics["Acc@QA"] == pytest.approx(100.0)

@@ -14,7 +14,7 @@ from framescope.eval import records as rec
 from framescope.eval.benchmarks import Result
 from framescope.eval.benchmarks.layout import EvalItem
 from framescope.eval.report import pick, timeline, write_report
-from framescope.types import Window
+from framescope.types import Sample, Window
 
 RESULT = Result(
     "videomme",
@@ -31,7 +31,8 @@ def items_and_records(n: int = 20) -> tuple[list[EvalItem], list[dict]]:
     items, records = [], []
     for k in range(n):
         truth = (Window(k, k + 2.0),) if k % 2 == 0 else ()
-        items.append(EvalItem(f"q{k}", f"v{k}.mp4", "Q", "Q?", ("a", "b"), truth, 30.0))
+        sample = Sample(f"q{k}", f"v{k}.mp4", "Q", ("a", "b"), prompt="Q?")
+        items.append(EvalItem(sample, truth, 30.0))
         record = {"id": f"q{k}", "windows": [[k + 1.0, k + 3.0], [0.0, 1.0]], "answer": "A"}
         record["trace"] = {"evidence": [{"window": [k, k + 4.0], "fps": 2.0, "frames": 8}]}
         records.append(record)
@@ -79,9 +80,7 @@ def test_plotted_items_are_spread_evenly_and_fixed() -> None:
     assert chosen == ["q0", "q6", "q12", "q18"]  # items with ground truth, evenly spaced
     assert [t.id for t in pick(items, by_id, 4)] == chosen
     assert len(pick(items, by_id, 50)) == 10 and pick(items, by_id, 0) == []
-    no_truth = [
-        EvalItem(it.id, it.video, it.question, it.prompt) for it in items
-    ]  # MCQ: fetched windows
+    no_truth = [EvalItem(it.sample) for it in items]  # MCQ: fetched windows
     assert len(pick(no_truth, by_id, 3)) == 3
 
 

@@ -89,9 +89,22 @@ def test_framescope_records_and_videomind(files, tmp_path, jsonl):
     assert vm["R1@0.7"] == pytest.approx(50.0)
     assert vm["R3@0.7"] == pytest.approx(50.0)
     assert vm["mIoU"] == pytest.approx(100 * (0.5 + 0.9) / 2)
-    # check_ans reads "<answer>A</answer>"'s region "A"; the failed sample counts as wrong
-    assert vm["Acc"] == pytest.approx(200 / 3)
-    assert vm["Acc (IoU >= 0.5)"] == pytest.approx(200 / 3)
+    # check_ans reads the raw reply: "<answer>a</answer>" → "<", Failed; the failed sample is
+    # Failed too; only qvh_val2's "B" is right (IoU 0.9, IoP 1)
+    assert vm["Acc"] == pytest.approx(100 / 3)
+    assert vm["Acc (IoU >= 0.5)"] == pytest.approx(100 / 3)
+    assert vm["Acc (IoP >= 0.5)"] == pytest.approx(100 / 3)
+    assert vm["mIoP"] == pytest.approx(100.0)  # [0, 5] in [0, 10], [41, 50] in [40, 50]
+
+
+def test_videomind_submission_letters_are_case_insensitive(files, tmp_path, jsonl):
+    ann, _ = files
+    rows = [{**r, "ans": r["ans"].lower()} for r in SUB]
+    sub = jsonl(tmp_path / "lower.jsonl", rows)
+    assert score("rextime", [ann], [sub]).metrics["VQA"] == 0.0  # official: exact strings
+    vm = score("rextime", [ann], [sub], compat="videomind")
+    assert vm.metrics["Acc"] == pytest.approx(200 / 3)  # check_ans lower-cases both
+    assert vm.breakdowns["QA"]["unknown"]["#Samples"] == 3  # no category in these rows
 
 
 def test_qids_must_match(files, tmp_path, jsonl):

@@ -46,7 +46,6 @@ from framescope.agent.grounder import (
 )
 from framescope.agent.planner import InvalidPlan, parse_plan, planner_prompt
 from framescope.agent.session import AgentSession, Episode, RoleCall, arrow, videomind
-from framescope.agent.subtitles import clip_lines, read_srt
 from framescope.agent.verifier import (
     mark_candidate,
     rerank,
@@ -57,6 +56,7 @@ from framescope.agent.verifier import (
 from framescope.models.backend import Backend
 from framescope.models.timestamp_head import Candidates
 from framescope.settings import ANSWERER, GROUNDER, PLANNER, VERIFIER, AgentConfig, InferConfig
+from framescope.subtitles import clip_lines, read_srt
 from framescope.types import Sample, Trace, Window
 from framescope.video.cache import FrameCache
 

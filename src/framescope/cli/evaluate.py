@@ -14,7 +14,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     from framescope.eval.score import format_table, score, write_result
 
     result = score(
-        args.benchmark, args.annotations, args.predictions, compat=args.compat, subset=args.subset
+        args.benchmark,
+        args.annotations,
+        args.predictions,
+        compat=args.compat,
+        conf_thr=args.conf_thr,
+        normalised_time=args.normalised_time,
+        subset=args.subset,
     )
     print(format_table(result))
     if args.output:
@@ -52,7 +58,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from framescope.eval.benchmarks import BENCHMARKS
-    from framescope.eval.config import COMPAT, EvalConfig
+    from framescope.eval.config import COMPAT, COMPAT_HELP, EvalConfig
 
     p = sub.add_parser(
         "score",
@@ -85,6 +91,7 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         help="the official result/submission file(s) or framescope prediction JSON lines",
     )
     p.add_argument("--output", metavar="metrics.json", help="write the metrics as JSON here")
+    p.add_argument("--compat", choices=COMPAT, help=COMPAT_HELP)
     p.add_argument(
         "--subset",
         action="store_true",
@@ -92,9 +99,18 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
         "labelled as a subset",
     )
     p.add_argument(
-        "--compat",
-        choices=COMPAT,
-        help="reproduce a re-implementation's numbers instead of the official script's",
+        "--conf-thr",
+        type=float,
+        default=-1.0,
+        metavar="T",
+        help="VideoMind's --conf_thr: CG-Bench with --compat videomind keeps the windows whose "
+        "confidence is > T besides the first (default: the first only)",
+    )
+    p.add_argument(
+        "--normalised-time",
+        action="store_true",
+        help="NExT-GQA: the grounding file holds fractions of the video (eval_ground.py's gs "
+        "mode: × duration, rounded to 0.1 s)",
     )
     p.set_defaults(func=cmd_score)
 

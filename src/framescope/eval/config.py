@@ -17,6 +17,11 @@ from framescope.errors import ConfigError
 from framescope.settings import AgentConfig, BackendConfig, InferConfig
 
 COMPAT = ("lmms-eval", "videomind")
+# the re-implementations --compat reproduces, at the versions read
+COMPAT_HELP = (
+    "score as a re-implementation does: lmms-eval (release v0.7.2, cb45ac4) or videomind "
+    "(VideoMind 6721d25, videomind/eval/eval_auto.py and eval_qvhighlights.py)"
+)
 CONFIG_FILE = "config.yaml"
 
 # settings a resumed run must share with the records already written (dotted keys); the batch
@@ -34,7 +39,8 @@ class EvalConfig:
     method: str = option("dynframe", "inference method: direct, dynframe, videomind or another")
     out: str | None = option(None, "output folder (default: eval_<benchmark>_<method>)")
     video_dir: str | None = option(None, "video folder, instead of the layout's under data_root")
-    compat: str | None = option(None, "score as a re-implementation does", COMPAT)
+    compat: str | None = option(None, COMPAT_HELP, COMPAT)
+    conf_thr: float = option(-1.0, "VideoMind's --conf_thr (CG-Bench with --compat videomind)")
     limit: int | None = option(
         None, "run only N samples, spread evenly over the benchmark (every k-th: all its tasks)"
     )

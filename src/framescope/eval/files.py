@@ -195,3 +195,50 @@ def read_predictions(path: Path) -> tuple[dict[str, Prediction], list[str]]:
         raise PredictionError("no predictions in the file", str(path))
     notes = [f"{repeated} repeated prediction id(s) in {path}: the last record of each counts"]
     return out, notes if repeated else []
+
+
+def read_table(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a result table with a header — ``.xlsx`` (needs openpyxl: ``pip install
+    framescope[xlsx]``), ``.tsv``/``.csv``, or a ``.json`` list of records — each with its line
+    (the spreadsheet row, the CSV line, the record's line); checks the columns."""
+    if path.suffix == ".xlsx":
+        rows = _xlsx_rows(path)
+    elif path.suffix in (".tsv", ".csv"):
+        rows = _csv_rows(path, "\t" if path.suffix == ".tsv" else ",")
+    else:
+        rows = [(line, r) for line, r in read_json_records(path, PredictionError)]
+        if not all(isinstance(r, dict) for _, r in rows):
+            raise PredictionError("expected a JSON list of row objects", str(path), 1)
+    for line, row in rows:
+        missing = [c for c in required if c not in row]
+        if missing:
+            raise PredictionError(f"missing column(s): {', '.join(missing)}", str(path), line)
+    return rows
+
+
+def _csv_rows(path: Path, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
+    text = read_text(path, PredictionError)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return [(reader.line_num, dict(row)) for row in reader]
+    except csv.Error as e:
+        raise PredictionError(f"invalid table: {e}", str(path), reader.line_num) from None
+
+
+def _xlsx_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        import openpyxl
+    except ImportError:
+        raise PredictionError(
+            "reading .xlsx needs openpyxl (pip install 'framescope[xlsx]')", str(path)
+        ) from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # zipfile, XML and openpyxl's own errors: not a workbook
+        raise PredictionError(f"not a readable .xlsx workbook ({e})", str(path)) from None
+    sheet = book.worksheets[0]
+    values = sheet.iter_rows(values_only=True)
+    header = [str(h) for h in next(values, ())]
+    rows = [(k, dict(zip(header, row))) for k, row in enumerate(values, start=2)]
+    book.close()
+    return rows

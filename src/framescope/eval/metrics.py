@@ -25,8 +25,8 @@ Edge-case rules, each taken from the official code and pinned by a hand-computed
   score, greedy matching to the unmatched GT window of highest IoU, VOC-2011 interpolated AP
   (:func:`interpolated_ap`). **HL-mAP** uses :func:`ranking_ap` (the ``get_ap`` of the video2gif
   evaluation on top of scikit-learn's precision-recall curve), **HIT@1** :func:`hit_at_1`.
-* CG-Bench compares IoU with ``>`` (strictly) and merges overlapping windows before measuring
-  (:func:`merged_intervals_iou`).
+* CG-Bench merges overlapping windows before measuring (:func:`merged_intervals_iou`); VideoMind's
+  float32 nncore variants live in :mod:`framescope.eval.benchmarks.videomind`.
 """
 
 from __future__ import annotations
@@ -69,14 +69,6 @@ def temporal_iop(pred: Window, gt: Window) -> float:
     return max(0.0, inter) / pred.duration
 
 
-def temporal_iop_area(pred: Window, gt: Window) -> float:
-    """nncore's ``temporal_iof``: ``max(0, inter) / len(pred)``, non-finite (zero length) → 0."""
-    inter = max(0.0, min(pred.end, gt.end) - max(pred.start, gt.start))
-    if pred.duration == 0:
-        return 0.0
-    return max(0.0, inter / pred.duration)
-
-
 def max_iou(pred: Window, gts: Sequence[Window], iou: IoU = temporal_iou) -> float:
     """Best overlap of one prediction with any GT window (0 when there are none)."""
     return max((iou(pred, g) for g in gts), default=0.0)
@@ -109,11 +101,6 @@ def mean(values: Iterable[float]) -> float:
 def fraction_at_least(values: Sequence[float], threshold: float) -> float:
     """Fraction of values ``>= threshold`` (R@k at an IoU threshold)."""
     return mean(1.0 if v >= threshold else 0.0 for v in values)
-
-
-def fraction_above(values: Sequence[float], threshold: float) -> float:
-    """Fraction of values ``> threshold`` (CG-Bench's rec.@IoU uses a strict comparison)."""
-    return mean(1.0 if v > threshold else 0.0 for v in values)
 
 
 def accuracy(outcomes: Sequence[bool | None], unparseable: str = "wrong") -> float:
@@ -255,13 +242,3 @@ def merged_intervals_iou(preds: Sequence[Window], gts: Sequence[Window]) -> floa
     inter = sum(max(0.0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
     union = sum(w.duration for w in a) + sum(w.duration for w in b) - inter
     return inter / union if union > 0 else 0.0
-
-
-def summed_intervals_iou(pred: Window, gts: Sequence[Window]) -> float:
-    """VideoMind's CG-Bench IoU: one prediction against the GT set without merging —
-    ``sum(inter) / (len(pred) + sum(len(gt)) - sum(inter))``, non-finite → 0."""
-    inter = sum(max(0.0, min(pred.end, g.end) - max(pred.start, g.start)) for g in gts)
-    union = pred.duration + sum(g.duration for g in gts) - inter
-    if union == 0:
-        return 0.0
-    return inter / union

@@ -51,7 +51,7 @@ from framescope import config as cfgs
 from framescope.errors import ConfigError, EvalError, MissingFileError, ModelError
 from framescope.eval import records as rec
 from framescope.eval.benchmarks import Benchmark, Result, get_benchmark
-from framescope.eval.benchmarks.base import require_compat
+from framescope.eval.benchmarks.base import Scoring, require_compat
 from framescope.eval.benchmarks.layout import EvalItem
 from framescope.eval.config import CONFIG_FILE, EvalConfig
 from framescope.fileio import write_json
@@ -97,7 +97,7 @@ def load_items(
             f"{bench.name}: data root {data_root} is not a folder (expected {bench.layout.tree})"
         )
     data = bench.load([data_root / rel if rel else data_root for rel in bench.layout.annotations])
-    items = bench.items(data, data_root, video_dir)
+    items = bench.items(data, bench.videos(data_root, video_dir))
     seen: set[str] = set()
     for it in items:
         if it.id in seen:
@@ -134,10 +134,10 @@ def run_batch(
     """One record per item, in order; nothing a sample does stops the others."""
     missing = {
         it.id: rec.failure_record(
-            it.id, method.name, rec.MISSING_VIDEO, f"video not found: {it.video}"
+            it.id, method.name, rec.MISSING_VIDEO, f"video not found: {it.sample.video}"
         )
         for it in items
-        if not Path(it.video).is_file()
+        if not Path(it.sample.video).is_file()
     }
     runnable = [it for it in items if it.id not in missing]
     done = dict(
@@ -157,7 +157,7 @@ def _generate(
         return []
     t0 = time.perf_counter()
     try:
-        traces = method.run(backend, [it.sample() for it in items], config)
+        traces = method.run(backend, [it.sample for it in items], config)
         if [t.id for t in traces] != [it.id for it in items]:
             raise EvalError(f"method {method.name} returned traces that do not match its samples")
     except (ConfigError, ModelError):  # the model or settings cannot run the method: bad input
@@ -343,7 +343,8 @@ def finish(
     merged = [best[i] for i in ids]
     path = rec.write_merged(out, merged)
     subset = bench.subset(data, set(ids))
-    result = bench.score(subset, bench.read_predictions([path], subset), config.compat)
+    how = Scoring(config.compat, config.conf_thr)
+    result = bench.score(subset, bench.read_predictions([path], subset), how)
     failures = Counter(k for r in merged if (k := rec.failure_kind(r)))
     if len(ids) < total:
         result.notes.append(f"a subset: {len(ids)} of the benchmark's {total} samples (--limit)")

@@ -9,7 +9,7 @@ from typing import Any
 
 from framescope.errors import PredictionError
 from framescope.eval.benchmarks import get_benchmark
-from framescope.eval.benchmarks.base import Result, require_compat
+from framescope.eval.benchmarks.base import Result, Scoring, require_compat
 from framescope.eval.files import is_framescope_jsonl, read_predictions
 from framescope.fileio import write_json
 
@@ -20,13 +20,19 @@ def score(
     predictions: Sequence[str | os.PathLike[str]],
     compat: str | None = None,
     subset: bool = False,
+    *,
+    conf_thr: float = -1.0,
+    normalised_time: bool = False,
 ) -> Result:
     """Load ``benchmark``'s annotation files, read the predictions (its official result format
     or framescope prediction JSON lines) and score them — the official way unless ``compat``
     names a re-implementation to reproduce (``"lmms-eval"`` or ``"videomind"``). ``subset``:
     score only the samples framescope prediction files hold (an ``eval --limit`` run), labelled
-    as a subset, instead of requiring every annotated sample."""
+    as a subset, instead of requiring every annotated sample. ``conf_thr``: VideoMind's
+    confidence threshold (CG-Bench, ``compat="videomind"``); ``normalised_time``: NExT-GQA
+    grounding given as fractions of the video (its gs mode)."""
     bench = get_benchmark(benchmark)
+    how = Scoring(compat, conf_thr, normalised_time)
     require_compat(bench, compat)
     data = bench.load([Path(p) for p in annotations])
     paths = [Path(p) for p in predictions]
@@ -39,7 +45,7 @@ def score(
             ids |= set(read_predictions(path)[0])
         data = bench.subset(data, ids)
         notes.append(f"a subset: only the {len(ids)} samples with a prediction (--subset)")
-    result = bench.score(data, bench.read_predictions(paths, data), compat)
+    result = bench.score(data, bench.read_predictions(paths, data), how)
     result.notes.extend(notes)
     return result
 

@@ -53,6 +53,7 @@ from framescope.retrieval.grammar import (
     validate,
 )
 from framescope.settings import InferConfig
+from framescope.subtitles import frame_lines, read_srt
 from framescope.text import answer_region, choice, parse_spans
 from framescope.types import LETTERS, Answer, Evidence, Sample, Step, Trace, Usage, Window
 from framescope.video.cache import FrameCache
@@ -70,14 +71,18 @@ REQUEST_TOKENS = (SPAN_OPEN, SPAN_CLOSE, FPS_OPEN, FPS_CLOSE)
 CLIP_MARK = "<video>"  # stands for a spliced clip in Trace.response (DynFrame's data layout)
 
 
-def prompt_text(sample: Sample) -> str:
+def prompt_text(sample: Sample, frame_times: Sequence[float] = ()) -> str:
     """The user text: the prompt (else the question), then the options as ``(A) …`` lines when
-    there are any."""
+    there are any; with ``sample.subtitles``, first the subtitles of the frames shown at
+    ``frame_times`` under Video-MME's heading (its "w/ subs" prompt)."""
     text = sample.prompt or sample.question
-    if not sample.options:
-        return text
-    lines = [f"({LETTERS[k]}) {opt}" for k, opt in enumerate(sample.options)]
-    return text + "\nOptions:\n" + "\n".join(lines)
+    if sample.options:
+        lines = [f"({LETTERS[k]}) {opt}" for k, opt in enumerate(sample.options)]
+        text += "\nOptions:\n" + "\n".join(lines)
+    if sample.subtitles:
+        subs = frame_lines(read_srt(sample.subtitles).cues, frame_times)
+        text = "This video's subtitles are listed below:\n" + "".join(f"{x}\n" for x in subs) + text
+    return text
 
 
 def read_answer(response: str, options: Sequence[str] = ()) -> Answer:
@@ -208,7 +213,8 @@ class RetrievalSession:
                     budget=self.budget,
                     cache=self.cache,
                 )
-                prompt, blocks = backend.build_prompt(prompt_text(s), [overview], config.system)
+                text = prompt_text(s, overview.timestamps)
+                prompt, blocks = backend.build_prompt(text, [overview], config.system)
             except FramescopeError as e:
                 trace.error = str(e)
                 trace.seconds = time.perf_counter() - t0
@@ -343,9 +349,7 @@ def run_loop(
     traces: list[Trace] = []
     size = config.batch_for(backend.device)
     for k in range(0, len(samples), size):
-        session, _ = run_batch(
-            engine, samples[k : k + size], config, retrieval, method
-        )
+        session, _ = run_batch(engine, samples[k : k + size], config, retrieval, method)
         traces += session.traces
     return traces
 

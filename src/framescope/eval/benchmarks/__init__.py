@@ -2,8 +2,9 @@
 result format and framescope's prediction JSON lines, and scores them with the official rules;
 its docstring names the official script it follows and how each ``--compat`` variant differs.
 
-Plug in another benchmark with :func:`register` (any object with the
-:class:`~framescope.eval.benchmarks.base.Benchmark` attributes and methods).
+A benchmark is data: a :class:`~framescope.eval.benchmarks.base.Benchmark` holds its names, the
+layout of its release and plain functions (load, read, score, items …) with defaults for what most
+benchmarks share. Plug in another one with :func:`register`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from framescope.eval.benchmarks.nextgqa import NEXTGQA
 from framescope.eval.benchmarks.qvhighlights import QVHIGHLIGHTS
 from framescope.eval.benchmarks.rextime import REXTIME
 from framescope.eval.benchmarks.synth import SYNTH
-from framescope.eval.benchmarks.videomme import VIDEOMME
+from framescope.eval.benchmarks.videomme import VIDEOMME, VIDEOMME_SUBS
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         REXTIME,
         CGBENCH,
         VIDEOMME,
+        VIDEOMME_SUBS,
         MLVU_BENCH,
         LVBENCH,
         SYNTH,

@@ -1,15 +1,16 @@
-"""What every benchmark module provides, the result it returns, and shared prediction helpers."""
+"""A benchmark as data (:class:`Benchmark`), the result it returns, and shared prediction helpers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from framescope.errors import EvalError, PredictionError
-from framescope.eval.benchmarks.layout import EvalItem, Layout
-from framescope.text import Spans, answer_region, parse_spans
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, keep, trace_prediction
+from framescope.eval.files import expect_file, is_framescope_jsonl, read_predictions
+from framescope.text import Spans, parse_spans
 from framescope.types import Prediction, Trace, Window
 
 
@@ -40,55 +41,101 @@ class Result:
         }
 
 
-class Benchmark(Protocol):
-    """A benchmark: load its official annotation files, read predictions (its official result
-    format or framescope's prediction JSON lines), and score them; for ``framescope eval`` also
-    its file layout, the samples to run and how a method's trace becomes a prediction."""
+@dataclass(frozen=True)
+class Scoring:
+    """How to score: the official rules, or those of the re-implementation ``compat`` names, and
+    the options a benchmark's own script takes."""
 
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def annotation_help(self) -> str:
-        """Which files ``--annotations`` expects."""
-
-    @property
-    def prediction_help(self) -> str:
-        """Which formats ``--predictions`` accepts."""
-
-    @property
-    def compat(self) -> tuple[str, ...]:
-        """Re-implementations whose numbers ``--compat`` reproduces."""
-
-    def load(self, paths: Sequence[Path]) -> Any: ...
-
-    def read_predictions(self, paths: Sequence[Path], data: Any) -> Any: ...
-
-    def score(self, data: Any, predictions: Any, compat: str | None = None) -> Result: ...
-
-    @property
-    def layout(self) -> Layout:
-        """Where ``framescope eval`` finds the annotations and videos under ``--data-root``."""
-
-    def items(self, data: Any, data_root: Path, video_dir: Path | None) -> list[EvalItem]:
-        """The samples to run, in annotation order (``video_dir`` overrides the layout's)."""
-
-    def subset(self, data: Any, ids: Collection[str]) -> Any:
-        """``data`` restricted to the samples ``ids`` (a ``--limit`` run is scored on those)."""
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        """A method's trace as this benchmark's prediction record."""
+    compat: str | None = None
+    conf_thr: float = -1.0  # VideoMind's --conf_thr (CG-Bench, --compat videomind)
+    normalised_time: bool = False  # NExT-GQA grounding in fractions of the video (gs=True)
 
 
-# framescope prediction records by id, plus notes on how they were read
-Records = tuple[dict[str, Prediction], list[str]]
+@dataclass
+class Scores:
+    """What a benchmark's rules compute (:class:`Result` without the benchmark's names)."""
+
+    metrics: dict[str, float]
+    breakdowns: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# read predictions (framescope records by id, or a benchmark's official format) plus notes
+Read = tuple[Any, list[str]]
 
 
 def pct(x: float) -> float:
     return 100.0 * x
+
+
+def single_prediction_file(paths: Sequence[Path]) -> Path:
+    if len(paths) != 1:
+        raise PredictionError(f"expected one predictions file, got {len(paths)}")
+    if not paths[0].is_file():
+        raise PredictionError(f"predictions file {paths[0]} does not exist")
+    return paths[0]
+
+
+def framescope_records(paths: Sequence[Path], data: Any) -> Read:
+    """One file of framescope prediction JSON lines."""
+    return read_predictions(single_prediction_file(paths))
+
+
+def records_or(official: Callable[[Path], Any]) -> Callable[[Sequence[Path], Any], Read]:
+    """A reader of one file: framescope prediction JSON lines, else the benchmark's official
+    result format (``official``)."""
+
+    def read(paths: Sequence[Path], data: Any) -> Read:
+        path = single_prediction_file(paths)
+        return read_predictions(path) if is_framescope_jsonl(path) else (official(path), [])
+
+    return read
+
+
+def annotation_file(
+    load: Callable[[Path], Any], names: Sequence[str], benchmark: str, what: str
+) -> Callable[[Sequence[Path]], Any]:
+    """A ``load`` of one annotation file: the first of ``names`` among the given paths (or in a
+    given folder), read by ``load``."""
+    return lambda paths: load(expect_file(paths, names, benchmark, what))
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark as data: its names and help, the layout of its release, and plain functions —
+    ``load`` its official annotation files, ``read_predictions`` (its official result format or
+    framescope's prediction JSON lines; default: framescope's only), ``rules`` that score them
+    (the official script's, or a ``compat`` re-implementation's), and for ``framescope eval``
+    the ``items`` to run, the ``subset`` a ``--limit`` run is scored on and how a method's
+    trace becomes a ``prediction``."""
+
+    name: str
+    title: str
+    annotation_help: str  # which files --annotations expects
+    prediction_help: str  # which formats --predictions accepts
+    layout: Layout  # where framescope eval finds the annotations and videos under --data-root
+    load: Callable[[Sequence[Path]], Any]
+    rules: Callable[[Any, Any, Scoring], Scores]
+    items: Callable[[Any, Videos], list[EvalItem]]  # the samples to run, in annotation order
+    compat: tuple[str, ...] = ()  # re-implementations whose numbers --compat reproduces
+    read_predictions: Callable[[Sequence[Path], Any], Read] = framescope_records
+    subset: Callable[[Any, Collection[str]], Any] = keep
+    prediction: Callable[[Trace, EvalItem], Prediction] = trace_prediction
+
+    def score(self, data: Any, predictions: Read, how: Scoring | str | None = None) -> Result:
+        """Score what :attr:`read_predictions` returned, the official way or as ``how`` says
+        (a :class:`Scoring`, or just the ``compat`` name)."""
+        how = how if isinstance(how, Scoring) else Scoring(how)
+        require_compat(self, how.compat)
+        found, notes = predictions
+        s = self.rules(data, found, how)
+        notes = [*notes, *s.notes]
+        return Result(self.name, self.title, s.metrics, s.breakdowns, s.counts, notes, how.compat)
+
+    def videos(self, data_root: Path, video_dir: Path | None = None) -> Videos:
+        """The video folders of a run under ``data_root``."""
+        return Videos(self.name, data_root, self.layout.videos, video_dir)
 
 
 def predicted_windows(
@@ -106,31 +153,15 @@ def predicted_windows(
 
 
 def answer_text(pred: Prediction | None) -> str | None:
-    """The text an answer extractor reads: ``answer`` when set, else the answer region of
-    ``response``; ``None`` for a failed sample or one without either."""
+    """The text a benchmark's answer reader gets: the raw ``response`` as generated (official
+    readers read the reply unchanged), else ``answer`` (a record or result file without the
+    reply); ``None`` for a failed sample or one without either."""
     if pred is None or pred.error is not None:
         return None
-    if pred.answer is not None:
-        return pred.answer
-    if pred.response is not None:
-        return answer_region(pred.response)
-    return None
+    return pred.response if pred.response is not None else pred.answer
 
 
-def single_prediction_file(paths: Sequence[Path], benchmark: str) -> Path:
-    if len(paths) != 1:
-        raise PredictionError(f"{benchmark}: expected one predictions file, got {len(paths)}")
-    if not paths[0].is_file():
-        raise PredictionError(f"{benchmark}: predictions file {paths[0]} does not exist")
-    return paths[0]
-
-
-def check_coverage(
-    ids: Iterable[str],
-    predictions: Mapping[str, object],
-    benchmark: str,
-    why: str,
-) -> list[str]:
+def check_coverage(ids: Iterable[str], predictions: Mapping[str, object], why: str) -> list[str]:
     """Raise when a sample has no prediction (the official script would fail on it); return a
     note about predictions whose ids are not in the annotations."""
     ids = list(ids)
@@ -138,7 +169,7 @@ def check_coverage(
     if missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         raise PredictionError(
-            f"{benchmark}: {len(missing)} of {len(ids)} samples have no prediction ({shown}); {why}"
+            f"{len(missing)} of {len(ids)} samples have no prediction ({shown}); {why}"
         )
     return extra_note(ids, predictions)
 

@@ -1,25 +1,20 @@
 """What ``framescope eval`` needs from a benchmark beyond scoring: where its files lie under
-``--data-root`` (the layout its release ships), the samples to run (:class:`EvalItem`) and how a
+``--data-root`` (the layout its release ships), the samples to run (:class:`EvalItem`: the
+runtime's :class:`~framescope.types.Sample` plus the ground truth the report draws) and how a
 method's :class:`~framescope.types.Trace` becomes the benchmark's
 :class:`~framescope.types.Prediction`.
-
-Kept free of the model runtime (no torch import), so that listing benchmarks stays fast; the
-runner turns an :class:`EvalItem` into the runtime's ``Sample``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from framescope.errors import MissingFileError
 from framescope.text import Spans
-from framescope.types import Prediction, Trace, Window
-
-if TYPE_CHECKING:
-    from framescope.types import Sample
+from framescope.types import Prediction, Sample, Trace, Window
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
@@ -41,25 +36,48 @@ class Layout:
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One sample to run: what the method gets — the ``video``, the bare ``question`` (or
-    moment query) as annotated, the benchmark's task ``prompt`` that contains it (the text a
-    method shows the model before the options: :mod:`framescope.eval.prompts`), the ``options``
-    — and, for the report, the ground-truth ``windows`` and the annotated ``duration`` (seconds;
-    ``None`` when the annotations do not say)."""
+    """One sample to run: ``sample`` is what the method gets (the video, the bare question or
+    moment query as annotated, the benchmark's task ``prompt`` that contains it —
+    :mod:`framescope.eval.prompts` — and the options); ``windows`` (ground truth) and the
+    annotated ``duration`` (seconds; ``None`` when the annotations do not say) are for the
+    report."""
 
-    id: str
-    video: str
-    question: str
-    prompt: str
-    options: tuple[str, ...] = ()
+    sample: Sample
     windows: tuple[Window, ...] = ()
     duration: float | None = None
 
-    def sample(self) -> Sample:
-        """The runtime's sample (imported here: the runtime pulls in torch)."""
-        from framescope.types import Sample
+    @property
+    def id(self) -> str:
+        return self.sample.id
 
-        return Sample(self.id, self.video, self.question, self.options, prompt=self.prompt)
+
+@dataclass
+class Videos:
+    """The video folders of one run: ``override`` (``--video-dir``) when given, else the first of
+    ``candidates`` under ``root`` (the data root) that exists. Looked up on first use, once per
+    candidate list; the error names what was expected where."""
+
+    benchmark: str
+    root: Path
+    candidates: tuple[str, ...]
+    override: Path | None = None
+    _found: dict[tuple[str, ...], Path] = field(default_factory=dict, repr=False)
+
+    def folder(self, candidates: Sequence[str] | None = None) -> Path:
+        """The folder among ``candidates`` (default: the layout's)."""
+        wanted = tuple(candidates) if candidates is not None else self.candidates
+        if wanted not in self._found:
+            self._found[wanted] = find_video_dir(self.benchmark, self.root, wanted, self.override)
+        return self._found[wanted]
+
+    def file(
+        self,
+        stem: str,
+        extensions: Sequence[str] = (".mp4",),
+        candidates: Sequence[str] | None = None,
+    ) -> str:
+        """:func:`video_file` of ``stem`` in :meth:`folder`."""
+        return video_file(self.folder(candidates), stem, extensions)
 
 
 def find_video_dir(
@@ -87,6 +105,43 @@ def video_file(folder: Path, stem: str, extensions: Sequence[str] = (".mp4",)) -
     return str(folder / f"{stem}{extensions[0]}")
 
 
+class Question(Protocol):
+    """What an annotated question gives an :class:`EvalItem` (every benchmark's sample type)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def options(self) -> tuple[str, ...]: ...
+
+    @property
+    def windows(self) -> tuple[Window, ...]: ...
+
+    @property
+    def duration(self) -> float | None: ...
+
+
+Q = TypeVar("Q", bound=Question)
+
+
+def question_items(
+    data: Sequence[Q], prompt: Callable[[str], str], video: Callable[[Q], str]
+) -> list[EvalItem]:
+    """The items of annotated questions: ``prompt(question)`` is the task prompt, ``video(q)``
+    the path of the question's video."""
+    return [
+        EvalItem(
+            Sample(q.id, video(q), q.question, q.options, prompt=prompt(q.question)),
+            q.windows,
+            q.duration,
+        )
+        for q in data
+    ]
+
+
 class _Identified(Protocol):
     @property
     def id(self) -> str: ...
@@ -102,20 +157,19 @@ def keep(data: Sequence[T], ids: Collection[str]) -> list[T]:
 
 
 def trace_prediction(
-    trace: Trace, read_windows: Callable[[str], Spans] | None = None
+    trace: Trace, item: EvalItem | None = None, read_windows: Callable[[str], Spans] | None = None
 ) -> Prediction:
     """A method's trace as a prediction record (:meth:`Trace.to_prediction`: the ranked windows
     the answer names — with their scores when the method ranked them — else the windows it
     fetched; the raw response; the error), with ``answer`` the answer *text* (the ``<answer>``
-    content, else the text after ``</think>``) so that each benchmark's official extractor reads
-    the letter from it, as its script reads a model's reply. ``read_windows`` replaces the
-    runtime's span reading with a benchmark's own (CG-Bench) when it finds any."""
+    content, else the text after ``</think>``). ``read_windows`` replaces them with the windows
+    a benchmark's own reader (CG-Bench) finds in the raw reply, when it finds any."""
     if trace.error is not None:
         return Prediction(trace.id, response=trace.response or None, error=trace.error)
     pred = trace.to_prediction()
     pred.answer = trace.answer.text or None
     if read_windows is not None:
-        named = read_windows(trace.answer.text).windows
+        named = read_windows(trace.response).windows
         if named:
             pred.windows, pred.scores = list(named), None
     return pred

@@ -19,50 +19,36 @@ release's script, ``videos/<key>.mp4``. The question text carries its options as
 they are split off into the sample's options. Prompt: Video-MME's instruction
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, the options.
 
-``--compat lmms-eval`` (``lmms_eval/tasks/lvbench/utils.py``): the first capital A–D after
-Video-MME's prefix removal, an unreadable answer wrong, every question required, ``Overall`` only.
-``--compat videomind``: ``check_ans`` reading, unreadable answers wrong, skipped questions as in
-the official script, the same multi-label categories.
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/lvbench/utils.py``): reasoning blocks stripped,
+``extract_mcq_answer`` over A–D, an unreadable answer wrong, every question required, ``Overall``
+only. ``--compat videomind``: VideoMind's QA table, tasks = the question's types.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     answer_text,
     check_coverage,
     extra_note,
     pct,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    line_of,
-    parse_json,
-    read_jsonl,
-    read_predictions,
-    read_text,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import line_of, parse_json, read_jsonl, read_text
 from framescope.eval.metrics import mean
-from framescope.text import lvbench_choice, videomind_choice, videomme_choice
-from framescope.types import Prediction, Trace
+from framescope.text import lvbench_choice, mcq_answer, strip_reasoning
+from framescope.types import Prediction, Window
 
 NAME_MAP = {
     "key information retrieval": "KIR",
@@ -83,6 +69,8 @@ class LVSample:
     video: str = ""  # the video's key, the file stem
     question: str = ""  # without the option lines
     options: tuple[str, ...] = ()
+    windows: tuple[Window, ...] = ()
+    duration: float | None = None
 
 
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
@@ -147,96 +135,70 @@ def _correct(compat: str | None, value: Prediction | str, s: LVSample) -> bool:
     if isinstance(value, str):  # the official answers file: compared as given
         return value == s.answer
     text = answer_text(value)
-    if text is None:
-        return False
-    if compat == "lmms-eval":
-        read = videomme_choice(text)
-    elif compat == "videomind":
-        read = videomind_choice(text, s.num_options)
-    else:
-        read = lvbench_choice(text)
-    return read.valid and read.letter == s.answer
+    if compat == "lmms-eval":  # reasoning stripped, lmms-eval's reader; unreadable is wrong
+        return mcq_answer(strip_reasoning(text or ""), "ABCD").letter == s.answer
+    read = lvbench_choice(text) if text is not None else None
+    return bool(read and read.valid and read.letter == s.answer)
 
 
-LAYOUT = Layout(("",), ("videos",), "video_info.meta.jsonl + videos/<key>.mp4")
-
-
-@dataclass(frozen=True)
-class LVBench:
-    name: str = "lvbench"
-    title: str = "LVBench"
-    annotation_help: str = "LVBench's video_info.meta.jsonl"
-    prediction_help: str = (
-        'the official answers JSON {"<uid>": "A"} or framescope prediction JSON lines'
-    )
-    compat: tuple[str, ...] = ("lmms-eval", "videomind")
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[LVSample]:
-        return load_lvbench(
-            expect_file(paths, ("video_info.meta.jsonl",), self.name, self.annotation_help)
+def _videomind(data: list[LVSample], preds: dict[str, Prediction] | dict[str, str]) -> Scores:
+    rows = [
+        vm.Sample(
+            s.categories,
+            answer=p if isinstance(p, str) else vm.reply(p),
+            gold=s.answer,
+            num_options=s.num_options,
         )
-
-    def read_predictions(
-        self, paths: Sequence[Path], data: list[LVSample]
-    ) -> tuple[dict[str, Prediction] | dict[str, str], list[str]]:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_answers(path), []
-
-    def score(
-        self,
-        data: list[LVSample],
-        predictions: tuple[dict[str, Prediction] | dict[str, str], list[str]],
-        compat: str | None = None,
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        ids = [s.id for s in data]
-        if compat == "lmms-eval":
-            notes = [
-                *notes,
-                *check_coverage(ids, preds, self.name, "lmms-eval scores every question"),
-            ]
-        else:
-            notes = [*notes, *extra_note(ids, preds)]
-        scored = [(s, _correct(compat, preds[s.id], s)) for s in data if s.id in preds]
-        if len(scored) < len(data):
-            notes.append(
-                f"{len(data) - len(scored)} questions without an answer skipped (official)"
-            )
-        if not scored:
-            raise PredictionError("lvbench: no answer matches an annotated question")
-        metrics = {"Overall": pct(mean(ok for _, ok in scored))}
-        if compat != "lmms-eval":
-            groups: dict[str, list[bool]] = {}
-            for s, ok in scored:
-                for c in s.categories:
-                    groups.setdefault(NAME_MAP.get(c, c), []).append(ok)
-            metrics.update({c: pct(mean(v)) for c, v in groups.items()})
-        return Result(self.name, self.title, metrics, {}, {"questions": len(scored)}, notes, compat)
-
-    def items(
-        self, data: list[LVSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video),
-                s.question,
-                prompts.multiple_choice(s.question),
-                s.options,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[LVSample], ids: Collection[str]) -> list[LVSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+        for s in data
+        if (p := preds.get(s.id)) is not None
+    ]
+    return vm.tables(rows)
 
 
-LVBENCH = LVBench()
+HELP = "LVBench's video_info.meta.jsonl"
+
+
+def _rules(
+    data: list[LVSample], preds: dict[str, Prediction] | dict[str, str], how: Scoring
+) -> Scores:
+    compat = how.compat
+    ids = [s.id for s in data]
+    if compat == "lmms-eval":
+        notes = check_coverage(ids, preds, "lmms-eval scores every question")
+    else:
+        notes = extra_note(ids, preds)
+    if compat == "videomind":
+        scores = _videomind(data, preds)
+        scores.notes = [*notes, *scores.notes]
+        return scores
+    scored = [(s, _correct(compat, preds[s.id], s)) for s in data if s.id in preds]
+    if len(scored) < len(data):
+        notes.append(f"{len(data) - len(scored)} questions without an answer skipped (official)")
+    if not scored:
+        raise PredictionError("lvbench: no answer matches an annotated question")
+    metrics = {"Overall": pct(mean(ok for _, ok in scored))}
+    if compat != "lmms-eval":
+        groups: dict[str, list[bool]] = {}
+        for s, ok in scored:
+            for c in s.categories:
+                groups.setdefault(NAME_MAP.get(c, c), []).append(ok)
+        metrics.update({c: pct(mean(v)) for c, v in groups.items()})
+    return Scores(metrics, {}, {"questions": len(scored)}, notes)
+
+
+def _items(data: list[LVSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.multiple_choice, lambda s: videos.file(s.video))
+
+
+LVBENCH = Benchmark(
+    name="lvbench",
+    title="LVBench",
+    annotation_help=HELP,
+    prediction_help='the official answers JSON {"<uid>": "A"} or framescope prediction JSON lines',
+    layout=Layout(("",), ("videos",), "video_info.meta.jsonl + videos/<key>.mp4"),
+    load=annotation_file(load_lvbench, ("video_info.meta.jsonl",), "lvbench", HELP),
+    rules=_rules,
+    items=_items,
+    compat=("lmms-eval", "videomind"),
+    read_predictions=records_or(read_answers),
+)

@@ -15,15 +15,15 @@ sample ids ``<video_id>#<k>`` with ``k`` the 0-based index of the query line in 
 ActivityNet-Captions ``val_1.json`` / ``val_2.json`` (``{video_id: {duration, timestamps,
 sentences}}``); sample ids ``<video_id>#<j>`` with ``j`` the sentence index.
 
-``--compat lmms-eval`` (``lmms_eval/tasks/charades_sta/eval_tvg.py``): the raw response is read
-with lmms-eval's ``extract_time`` (reversed pairs swapped, first pair only; recorded windows are
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/charades_sta/utils.py``): the raw response,
+reasoning blocks stripped, is read with its ``extract_time`` (``m:ss``/``h:mm:ss`` and ``–``
+ranges; reversed pairs swapped, first pair only; recorded windows are
 used when there is no response, the first one swapped if reversed), an unreadable answer scores 0,
 queries are de-duplicated on (video, sentence, GT window) as its result dict does (the last one
 counts), and only ``R1@0.3/0.5/0.7`` and ``mIoU`` are reported.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): IoU with the area union (nncore; float64
-here, float32 there), ``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU``; samples without any predicted window
-are left out of the denominators instead of scoring 0.
+``--compat videomind``: VideoMind's IoU and IoP tables (:mod:`~framescope.eval.benchmarks.videomind`);
+samples without any predicted window are left out of the denominators instead of scoring 0.
 
 ``framescope eval`` layout: Charades-STA ``DATA_ROOT/charades_sta_test.txt`` with the videos of the
 Charades 480p release, ``Charades_v1_480/<video_id>.mp4`` (or ``videos/``); ActivityNet
@@ -36,42 +36,40 @@ stop, as DynFrame's rows give it; ActivityNet's as annotated.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framescope.errors import AnnotationError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     check_coverage,
     extra_note,
     pct,
     predicted_windows,
-    require_compat,
-    single_prediction_file,
 )
 from framescope.eval.benchmarks.layout import (
     VIDEO_EXTENSIONS,
     EvalItem,
     Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
+    Videos,
+    question_items,
 )
-from framescope.eval.files import expect_file, key_lines, parse_json, read_predictions, read_text
+from framescope.eval.files import key_lines, parse_json, read_text
 from framescope.eval.metrics import (
     IoU,
     best_iou_at_k,
     fraction_at_least,
     mean,
     temporal_iou,
-    temporal_iou_area,
 )
-from framescope.text import lmms_eval_spans
-from framescope.types import Prediction, Trace, Window
+from framescope.text import lmms_eval_spans, strip_reasoning
+from framescope.types import Prediction, Window
 
 THRESHOLDS = (0.3, 0.5, 0.7)
 
@@ -80,9 +78,10 @@ THRESHOLDS = (0.3, 0.5, 0.7)
 class MomentSample:
     id: str
     video: str
-    query: str
+    question: str  # the moment query
     windows: tuple[Window, ...]  # GT, seconds, as annotated
     duration: float | None = None
+    options: tuple[str, ...] = ()
 
 
 def _number(text: str, what: str, path: Path, line: int | None) -> float:
@@ -163,26 +162,20 @@ def load_activitynet(path: Path) -> list[MomentSample]:
 
 
 def score_moments(
-    samples: Sequence[MomentSample],
-    preds: Mapping[str, Prediction],
-    compat: str | None,
-    name: str,
-) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    samples: Sequence[MomentSample], preds: Mapping[str, Prediction], how: Scoring
+) -> Scores:
     """Metrics, counts and notes for ranked-window predictions (see the module docstring)."""
-    if compat == "lmms-eval":
-        return _score_lmms_eval(samples, preds, name)
-    if compat == "videomind":
+    if how.compat == "lmms-eval":
+        return _score_lmms_eval(samples, preds)
+    if how.compat == "videomind":
         return _score_videomind(samples, preds)
     notes = check_coverage(
-        (s.id for s in samples),
-        preds,
-        name,
-        "every query needs a record (a failed one counts as IoU 0)",
+        (s.id for s in samples), preds, "every query needs a record (a failed one counts as IoU 0)"
     )
     rows = [(predicted_windows(preds[s.id]), s.windows) for s in samples]
     empty = sum(not windows for windows, _ in rows)
     metrics = _recall(rows, (1, 5), temporal_iou)
-    return metrics, {"queries": len(samples), "no_window": empty}, notes
+    return Scores(metrics, {}, {"queries": len(samples), "no_window": empty}, notes)
 
 
 def _recall(
@@ -200,23 +193,21 @@ def _lmms_eval_window(pred: Prediction) -> Window | None:
     if pred.error is not None:
         return None
     if pred.response is not None:
-        return lmms_eval_spans(pred.response).window
+        return lmms_eval_spans(strip_reasoning(pred.response)).window
     if pred.windows:
         w = pred.windows[0]
         return w if w.end > w.start else Window(w.end, w.start)
     return None
 
 
-def _score_lmms_eval(
-    samples: Sequence[MomentSample], preds: Mapping[str, Prediction], name: str
-) -> tuple[dict[str, float], dict[str, int], list[str]]:
-    notes = check_coverage((s.id for s in samples), preds, name, "lmms-eval scores every query")
+def _score_lmms_eval(samples: Sequence[MomentSample], preds: Mapping[str, Prediction]) -> Scores:
+    notes = check_coverage((s.id for s in samples), preds, "lmms-eval scores every query")
     by_key: dict[tuple[str, str, tuple[Window, ...]], float] = {}
     empty = 0
     for s in samples:
         window = _lmms_eval_window(preds[s.id])
         empty += window is None
-        by_key[(s.video, s.query, s.windows)] = (
+        by_key[(s.video, s.question, s.windows)] = (
             temporal_iou(window, s.windows[0]) if window else 0.0
         )
     ious = list(by_key.values())
@@ -224,98 +215,65 @@ def _score_lmms_eval(
     metrics["mIoU"] = pct(mean(ious))
     if len(ious) < len(samples):
         notes.append(f"{len(samples) - len(ious)} duplicate queries merged, as lmms-eval does")
-    return metrics, {"queries": len(ious), "no_window": empty}, notes
+    return Scores(metrics, {}, {"queries": len(ious), "no_window": empty}, notes)
 
 
-def _score_videomind(
-    samples: Sequence[MomentSample], preds: Mapping[str, Prediction]
-) -> tuple[dict[str, float], dict[str, int], list[str]]:
+def _score_videomind(samples: Sequence[MomentSample], preds: Mapping[str, Prediction]) -> Scores:
     rows = [(s, predicted_windows(preds.get(s.id))) for s in samples]
-    rows = [(s, w) for s, w in rows if w]
-    notes = extra_note((s.id for s in samples), preds)
-    if len(rows) < len(samples):
-        notes.append(f"{len(samples) - len(rows)} queries without a predicted window left out")
-    if not rows:
-        return {}, {"queries": 0}, [*notes, "no query has a predicted window"]
-    metrics = _recall([(w, s.windows) for s, w in rows], (1, 3, 5), temporal_iou_area)
-    return metrics, {"queries": len(rows), "left_out": len(samples) - len(rows)}, notes
+    scores = vm.tables([vm.Sample(("unknown",), s.windows, w) for s, w in rows if w])
+    scores.notes = [*extra_note((s.id for s in samples), preds), *scores.notes]
+    left_out = sum(not w for _, w in rows)
+    if left_out:
+        scores.notes.append(f"{left_out} queries without a predicted window left out")
+    return scores
 
 
-@dataclass(frozen=True)
-class MomentRetrieval:
-    """A moment-retrieval benchmark; ``load_file`` reads its annotation format."""
-
-    name: str
-    title: str
-    file_names: tuple[str, ...]
-    annotation_help: str
-    load_file: Callable[[Path], list[MomentSample]]
-    layout: Layout
-    video_extensions: tuple[str, ...] = (".mp4",)
-    drop_full_stop: bool = False  # the query as DynFrame's prompts give it
-    prediction_help: str = "framescope prediction JSON lines (ranked 'windows' or a 'response')"
-    compat: tuple[str, ...] = ("lmms-eval", "videomind")
-
-    def load(self, paths: Sequence[Path]) -> list[MomentSample]:
-        path = expect_file(paths, self.file_names, self.name, self.annotation_help)
-        return self.load_file(path)
-
-    def read_predictions(self, paths: Sequence[Path], data: list[MomentSample]) -> Records:
-        return read_predictions(single_prediction_file(paths, self.name))
-
-    def score(
-        self, data: list[MomentSample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, read_notes = predictions
-        metrics, counts, notes = score_moments(data, preds, compat, self.name)
-        return Result(self.name, self.title, metrics, {}, counts, [*read_notes, *notes], compat)
-
-    def items(
-        self, data: list[MomentSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video, self.video_extensions),
-                s.query,
-                prompts.grounding(s.query.rstrip(".") if self.drop_full_stop else s.query),
-                windows=s.windows,
-                duration=s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[MomentSample], ids: Collection[str]) -> list[MomentSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+def _charades_prompt(query: str) -> str:
+    return prompts.grounding(query.rstrip("."))  # as DynFrame's rows give it: no full stop
 
 
-CHARADES_STA = MomentRetrieval(
+def _charades_items(data: list[MomentSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, _charades_prompt, lambda s: videos.file(s.video))
+
+
+def _activitynet_items(data: list[MomentSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.grounding, lambda s: videos.file(s.video, VIDEO_EXTENSIONS))
+
+
+PREDICTION_HELP = "framescope prediction JSON lines (ranked 'windows' or a 'response')"
+CHARADES_HELP = "the Charades-STA query file, lines '<video_id> <start> <end>##<sentence>'"
+ACTIVITYNET_HELP = (
+    "an ActivityNet-Captions caption file, {video_id: {duration, timestamps, sentences}}"
+)
+
+CHARADES_STA = Benchmark(
     name="charades_sta",
     title="Charades-STA",
-    file_names=("charades_sta_test.txt",),
-    annotation_help="the Charades-STA query file, lines '<video_id> <start> <end>##<sentence>'",
-    load_file=load_charades,
+    annotation_help=CHARADES_HELP,
+    prediction_help=PREDICTION_HELP,
     layout=Layout(
         ("",),
         ("Charades_v1_480", "videos"),
         "charades_sta_test.txt + Charades_v1_480/<video_id>.mp4 (or videos/)",
     ),
-    drop_full_stop=True,
+    load=annotation_file(load_charades, ("charades_sta_test.txt",), "charades_sta", CHARADES_HELP),
+    rules=score_moments,
+    items=_charades_items,
+    compat=("lmms-eval", "videomind"),
 )
 
-ACTIVITYNET = MomentRetrieval(
+ACTIVITYNET = Benchmark(
     name="activitynet",
     title="ActivityNet-Captions (moment retrieval)",
-    file_names=("val_2.json", "val_1.json"),
-    annotation_help="an ActivityNet-Captions caption file, {video_id: {duration, timestamps, sentences}}",
-    load_file=load_activitynet,
+    annotation_help=ACTIVITYNET_HELP,
+    prediction_help=PREDICTION_HELP,
     layout=Layout(
         ("",), ("videos",), "val_2.json (or val_1.json) + videos/<video_id>.mp4 (.mkv, .webm)"
     ),
-    video_extensions=VIDEO_EXTENSIONS,
+    load=annotation_file(
+        load_activitynet, ("val_2.json", "val_1.json"), "activitynet", ACTIVITYNET_HELP
+    ),
+    rules=score_moments,
+    items=_activitynet_items,
+    compat=("lmms-eval", "videomind"),
 )

@@ -34,40 +34,37 @@ grounding file but not in the CSV (no options) are not run. Prompt:
 :data:`~framescope.eval.prompts.GROUNDED_QA` with the question and the five options; the first
 window of the reply (else the window a method fetched) is the grounding.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): area-union IoU and nncore's IoP (a
-zero-length prediction scores 0), thresholds 0.3/0.5/0.7, grounding over the samples that have a
-window; the answer read by VideoMind's ``check_ans`` (an unreadable one stays in the denominator);
-``Acc@QA`` and ``Acc@GQA`` (IoP ``>= 0.5``) both over all answered samples. No lmms-eval task
-scores NExT-GQA grounding.
+A QA result file's prediction is right when it equals the file's own ``answer`` (as
+``eval_next.py`` compares); ``normalised_time`` reads the grounding as ``eval_ground``'s
+``gs=True`` does (fractions × duration, ``np.round`` to 0.1 s).
+
+``--compat videomind``: VideoMind's tables (:mod:`~framescope.eval.benchmarks.videomind`),
+task = the CSV's question type. No lmms-eval task scores NExT-GQA grounding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Read,
+    Scores,
+    Scoring,
     answer_text,
     check_coverage,
     extra_note,
+    framescope_records,
     pct,
     predicted_windows,
-    require_compat,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
 from framescope.eval.files import (
     expect_file,
     is_framescope_jsonl,
@@ -76,7 +73,6 @@ from framescope.eval.files import (
     parse_json,
     read_csv,
     read_json,
-    read_predictions,
     read_text,
 )
 from framescope.eval.metrics import (
@@ -84,12 +80,11 @@ from framescope.eval.metrics import (
     max_iou,
     mean,
     temporal_iop,
-    temporal_iop_area,
-    temporal_iou_area,
 )
-from framescope.text import choice, videomind_choice
-from framescope.types import Prediction, Trace, Window
+from framescope.text import choice
+from framescope.types import Prediction, Window
 
+NAME = "nextgqa"
 OPTIONS = ("a0", "a1", "a2", "a3", "a4")
 TYPE_NAMES = {
     "CW": "Why",
@@ -106,7 +101,7 @@ TYPE_NAMES = {
 class GQASample:
     id: str  # "<video_id>_<qid>"
     video: str
-    question: str | None
+    question: str  # "" when the question is not in the CSV
     options: tuple[str, ...]
     answer: int | None  # index into options; None when the question is not in the CSV
     qtype: str | None
@@ -120,6 +115,7 @@ class GQAPredictions:
 
     windows: dict[str, list[Window]] | None
     answers: dict[str, int | None] | None  # None value: unreadable answer
+    truth: dict[str, Any] = field(default_factory=dict)  # the QA file's own 'answer' values
 
 
 def _gold_index(row: dict[str, str], path: Path, line: int) -> int:
@@ -163,7 +159,7 @@ def load_nextgqa(csv_path: Path, gsub_path: Path) -> list[GQASample]:
                 GQASample(
                     key,
                     vid,
-                    row["question"] if row else None,
+                    row["question"] if row else "",
                     tuple(row[k] for k in OPTIONS) if row else (),
                     gold,
                     row["type"] if row else None,
@@ -181,6 +177,7 @@ def load_nextgqa(csv_path: Path, gsub_path: Path) -> list[GQASample]:
 def _read_official(paths: Sequence[Path]) -> GQAPredictions:
     windows: dict[str, list[Window]] | None = None
     answers: dict[str, int | None] | None = None
+    truth: dict[str, Any] = {}
     for path in paths:
         text = read_text(path, PredictionError)
         data = parse_json(text, path, PredictionError)
@@ -199,6 +196,8 @@ def _read_official(paths: Sequence[Path]) -> GQAPredictions:
                         line_of(text, f'"{key}"'),
                     )
                 answers[key] = value["prediction"]
+                if "answer" in value:
+                    truth[key] = value["answer"]
         else:  # grounding {key: [start, end]} (or a ranked list of windows)
             windows = {}
             for key, value in data.items():
@@ -211,30 +210,36 @@ def _read_official(paths: Sequence[Path]) -> GQAPredictions:
                         str(path),
                         line_of(text, f'"{key}"'),
                     ) from None
-    return GQAPredictions(windows, answers)
+    return GQAPredictions(windows, answers, truth)
 
 
-def _from_framescope(
-    preds: Mapping[str, Prediction], samples: Sequence[GQASample], videomind: bool
-) -> GQAPredictions:
+def _from_framescope(preds: Mapping[str, Prediction]) -> GQAPredictions:
     windows = {k: predicted_windows(p) for k, p in preds.items()}
     answers: dict[str, int | None] = {}
-    n_options = {s.id: len(s.options) or 5 for s in samples}
     for key, pred in preds.items():
         text = answer_text(pred)
-        if text is None:
-            answers[key] = None
-            continue
-        read = videomind_choice(text, n_options.get(key, 5)) if videomind else choice(text, "ABCDE")
-        answers[key] = "ABCDE".index(read.letters[0]) if read.valid else None
+        read = choice(text, "ABCDE") if text is not None else None
+        answers[key] = "ABCDE".index(read.letters[0]) if read and read.valid else None
     has_answers = any(p.answer is not None or p.response is not None for p in preds.values())
     return GQAPredictions(windows, answers if has_answers else None)
 
 
-Scored = tuple[dict[str, float], dict[str, Any], dict[str, int], list[str]]
+def _seconds(windows: dict[str, list[Window]], samples: Sequence[GQASample]) -> None:
+    """eval_ground's ``gs=True``: fractions of the video × its duration, rounded to 0.1 s as
+    ``np.round`` does (half to even on ``x * 10``)."""
+    durations = {s.id: s.duration for s in samples}
+    for key, ws in windows.items():
+        d = durations.get(key)
+        if d is None:
+            if key in durations:
+                raise PredictionError(f"nextgqa: {key} has no duration to scale its grounding by")
+            continue
+        windows[key] = [
+            Window(round(w.start * d * 10) / 10, round(w.end * d * 10) / 10) for w in ws
+        ]
 
 
-def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
+def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scores:
     metrics: dict[str, float] = {}
     breakdowns: dict[str, Any] = {}
     counts: dict[str, int] = {}
@@ -242,10 +247,8 @@ def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
     correct: dict[str, bool] = {}
     if preds.answers is not None:
         qa = [s for s in samples if s.answer is not None]
-        check_coverage(
-            (s.id for s in qa), preds.answers, "nextgqa", "Acc@QA needs every question's answer"
-        )
-        correct = {s.id: preds.answers[s.id] == s.answer for s in qa}
+        check_coverage((s.id for s in qa), preds.answers, "Acc@QA needs every question's answer")
+        correct = {s.id: preds.answers[s.id] == preds.truth.get(s.id, s.answer) for s in qa}
         metrics["Acc@QA"] = pct(mean(correct.values()))
         groups: dict[str, list[bool]] = {}
         for s in qa:
@@ -277,7 +280,7 @@ def _official(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
             metrics["Acc@GQA"] = pct(mean(hits))
         counts["grounded_questions"] = len(grounded)
         counts["no_window"] = sum(not preds.windows[s.id] for s in grounded)
-    return metrics, breakdowns, counts, notes
+    return Scores(metrics, breakdowns, counts, notes)
 
 
 def _grounding_block(
@@ -290,30 +293,28 @@ def _grounding_block(
     return out
 
 
-def _videomind(samples: Sequence[GQASample], preds: GQAPredictions) -> Scored:
-    metrics: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    notes: list[str] = []
-    ious: dict[str, float] = {}
-    iops: dict[str, float] = {}
-    for s in samples:
-        w = (preds.windows or {}).get(s.id)
-        if w:
-            ious[s.id] = max_iou(w[0], s.windows, temporal_iou_area)
-            iops[s.id] = max_iou(w[0], s.windows, temporal_iop_area)
-    if ious:
-        metrics.update(_grounding_block(list(ious.values()), list(iops.values()), (0.3, 0.5, 0.7)))
-    counts["grounded_questions"] = len(ious)
-    if preds.answers is not None:
-        answered = [s for s in samples if s.id in preds.answers and s.answer is not None]
-        ok = [preds.answers[s.id] == s.answer for s in answered]
-        metrics["Acc@QA"] = pct(mean(ok))
-        metrics["Acc@GQA"] = pct(
-            mean(o and iops.get(s.id, 0.0) >= 0.5 for o, s in zip(ok, answered))
+def _videomind(
+    samples: Sequence[GQASample], preds: GQAPredictions | dict[str, Prediction]
+) -> Scores:
+    if isinstance(preds, dict):  # framescope records: the reply as generated
+        windows = {k: predicted_windows(p) for k, p in preds.items()}
+        texts = {k: vm.reply(p) for k, p in preds.items()}
+    else:  # official result files: the predicted index as its letter
+        windows = preds.windows or {}
+        texts = {k: "ABCDE"[i] if i is not None else "" for k, i in (preds.answers or {}).items()}
+    rows = [
+        vm.Sample(
+            (s.qtype or "unknown",),
+            s.windows,
+            windows.get(s.id) or None,
+            None,
+            texts.get(s.id),
+            "ABCDE"[s.answer] if s.answer is not None else "",
+            len(s.options) or 5,
         )
-        counts["qa_questions"] = len(answered)
-        counts["unreadable_answers"] = sum(preds.answers[s.id] is None for s in answered)
-    return metrics, {}, counts, notes
+        for s in samples
+    ]
+    return vm.tables(rows)
 
 
 LAYOUT = Layout(
@@ -324,98 +325,69 @@ LAYOUT = Layout(
 )
 
 
-@dataclass(frozen=True)
-class NExTGQA:
-    name: str = "nextgqa"
-    title: str = "NExT-GQA"
-    annotation_help: str = "test.csv (or val.csv) and gsub_test.json (or gsub_val.json) from NExT-GQA's datasets/nextgqa"
-    prediction_help: str = (
-        "official result files: grounding JSON {'<vid>_<qid>': [start, end]} and/or QA JSON "
-        "{'<vid>_<qid>': {'prediction': i, 'answer': j}}; or framescope prediction JSON lines"
+def load(paths: Sequence[Path]) -> list[GQASample]:
+    given_csv = [p for p in paths if p.is_file() and p.suffix == ".csv"]
+    csv_path = (
+        given_csv[0]
+        if given_csv
+        else expect_file(
+            [p for p in paths if p.is_dir()] or paths,
+            ("test.csv", "val.csv"),
+            NAME,
+            "the QA file test.csv",
+        )
     )
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
+    gsub_names = (
+        ("gsub_val.json", "gsub_test.json")
+        if csv_path.name == "val.csv"
+        else ("gsub_test.json", "gsub_val.json")
+    )
+    gsub = next((p for p in paths if p.is_file() and p.suffix == ".json"), None)
+    if gsub is None:
+        folders = [p for p in paths if p.is_dir()] or [csv_path.parent]
+        gsub = expect_file(folders, gsub_names, NAME, "the grounding file gsub_test.json")
+    return load_nextgqa(csv_path, gsub)
 
-    def load(self, paths: Sequence[Path]) -> list[GQASample]:
-        given_csv = [p for p in paths if p.is_file() and p.suffix == ".csv"]
-        csv_path = (
-            given_csv[0]
-            if given_csv
-            else expect_file(
-                [p for p in paths if p.is_dir()] or paths,
-                ("test.csv", "val.csv"),
-                self.name,
-                "the QA file test.csv",
-            )
-        )
-        gsub_names = (
-            ("gsub_val.json", "gsub_test.json")
-            if csv_path.name == "val.csv"
-            else ("gsub_test.json", "gsub_val.json")
-        )
-        gsub = next((p for p in paths if p.is_file() and p.suffix == ".json"), None)
-        if gsub is None:
-            folders = [p for p in paths if p.is_dir()] or [csv_path.parent]
-            gsub = expect_file(folders, gsub_names, self.name, "the grounding file gsub_test.json")
-        return load_nextgqa(csv_path, gsub)
 
-    def read_predictions(
-        self, paths: Sequence[Path], data: list[GQASample]
-    ) -> GQAPredictions | Records:
-        if not paths:
-            raise PredictionError("nextgqa: no predictions file given")
-        for p in paths:
-            if not p.is_file():
-                raise PredictionError(f"nextgqa: predictions file {p} does not exist")
-        if len(paths) == 1 and is_framescope_jsonl(paths[0]):
-            return read_predictions(paths[0])
-        return _read_official(paths)
+def read_predictions(paths: Sequence[Path], data: list[GQASample]) -> Read:
+    if not paths:
+        raise PredictionError("nextgqa: no predictions file given")
+    for p in paths:
+        if not p.is_file():
+            raise PredictionError(f"nextgqa: predictions file {p} does not exist")
+    if len(paths) == 1 and is_framescope_jsonl(paths[0]):
+        return framescope_records(paths, data)
+    return _read_official(paths), []
 
-    def score(
-        self,
-        data: list[GQASample],
-        predictions: GQAPredictions | Records,
-        compat: str | None = None,
-    ) -> Result:
-        require_compat(self, compat)
-        ids = [s.id for s in data]
-        if isinstance(predictions, tuple):  # framescope records
-            records, notes = predictions
-            notes = [*notes, *extra_note(ids, records)]
-            predictions = _from_framescope(records, data, compat == "videomind")
-        else:
-            notes = extra_note(ids, {**(predictions.windows or {}), **(predictions.answers or {})})
-        scorer = _videomind if compat == "videomind" else _official
-        metrics, breakdowns, counts, more = scorer(data, predictions)
-        if "Acc@QA" not in metrics:
+
+def _rules(
+    data: list[GQASample], predictions: GQAPredictions | dict[str, Prediction], how: Scoring
+) -> Scores:
+    ids = [s.id for s in data]
+    if isinstance(predictions, dict):  # framescope records
+        notes = extra_note(ids, predictions)
+    else:
+        notes = extra_note(ids, {**(predictions.windows or {}), **(predictions.answers or {})})
+    if how.compat == "videomind":
+        scores = _videomind(data, predictions)
+    else:
+        if isinstance(predictions, dict):
+            predictions = _from_framescope(predictions)
+        if how.normalised_time and predictions.windows is not None:
+            _seconds(predictions.windows, data)
+        scores = _official(data, predictions)
+        if "Acc@QA" not in scores.metrics:
             notes.append("no QA predictions: Acc@QA and Acc@GQA left out")
-        notes = list(dict.fromkeys([*notes, *more]))
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
+    scores.notes = list(dict.fromkeys([*notes, *scores.notes]))
+    return scores
 
-    def items(
-        self, data: list[GQASample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        paths = _video_map(data_root / VIDEO_MAP)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, paths.get(s.video, s.video)),
-                s.question,
-                prompts.grounded_qa(s.question),
-                s.options,
-                s.windows,
-                s.duration,
-            )
-            for s in data
-            if s.question is not None
-        ]
 
-    def subset(self, data: list[GQASample], ids: Collection[str]) -> list[GQASample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+def _items(data: list[GQASample], videos: Videos) -> list[EvalItem]:
+    paths = _video_map(videos.root / VIDEO_MAP)
+    in_csv = [s for s in data if s.answer is not None]  # questions without options are not run
+    return question_items(
+        in_csv, prompts.grounded_qa, lambda s: videos.file(paths.get(s.video, s.video))
+    )
 
 
 VIDEO_MAP = "map_vid_vidorID.json"
@@ -431,4 +403,18 @@ def _video_map(path: Path) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-NEXTGQA = NExTGQA()
+NEXTGQA = Benchmark(
+    name=NAME,
+    title="NExT-GQA",
+    annotation_help="test.csv (or val.csv) and gsub_test.json (or gsub_val.json) from NExT-GQA's datasets/nextgqa",
+    prediction_help=(
+        "official result files: grounding JSON {'<vid>_<qid>': [start, end]} and/or QA JSON "
+        "{'<vid>_<qid>': {'prediction': i, 'answer': j}}; or framescope prediction JSON lines"
+    ),
+    layout=LAYOUT,
+    load=load,
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=read_predictions,
+)

@@ -30,18 +30,20 @@ padding rule).
 
 ``framescope eval`` layout: ``DATA_ROOT/highlight_val_release.jsonl`` with the videos of
 moment-detr's ``qvhilights_videos.tar.gz``, ``videos/<vid>.mp4``. Prompt: DynFrame's grounding
-prompt with the query; a method's windows are the moments (no saliency: HL metrics are left out).
+prompt with the query; a method's ranked windows are the moments, and each 2-s clip's saliency is
+the best score of a window overlapping it (rank order without scores), so HL metrics are scored.
 
 ``--compat videomind`` (``videomind/eval/eval_qvhighlights.py``, from UniVTG): ``long`` is
 (30, ∞) and an empty length range falls back to all queries; adds ``MR-{range}-mIoU``,
 ``MR-full-R1@0.3`` (R1 at 0.3:0.05:0.95) and ``MR-full-R5@{0.3,0.5,0.7}`` (the best pair among the
-first 5 windows and the GT windows). There is no lmms-eval QVHighlights task.
+first 5 windows and the GT windows; the ``MR-R5`` block at 0.3:0.05:0.95). There is no lmms-eval
+QVHighlights task.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,28 +51,23 @@ from typing import Any
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     check_coverage,
     pct,
     predicted_windows,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
 from framescope.eval.benchmarks.layout import (
     EvalItem,
     Layout,
-    find_video_dir,
-    keep,
+    Videos,
+    question_items,
     trace_prediction,
-    video_file,
 )
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    read_jsonl,
-    read_predictions,
-)
+from framescope.eval.files import read_jsonl
 from framescope.eval.metrics import (
     QVH_THRESHOLDS,
     detection_ap,
@@ -94,8 +91,9 @@ class QVHSample:
     duration: float
     windows: tuple[Window, ...]
     labels: tuple[tuple[float, ...], ...] | None  # (clips, annotators) saliency 0–4, or None
-    query: str = ""
+    question: str = ""  # the moment query
     video: str = ""  # the 'vid' (YouTube id + clip span), the video file's stem
+    options: tuple[str, ...] = ()
 
 
 def _windows(value: object, path: Path, line: int, what: str) -> tuple[Window, ...]:
@@ -260,7 +258,7 @@ def _moment_retrieval(
         if videomind:
             block["MR-mIoU"] = pct(mean(ious))
             r5 = [_r5_iou(listed[s.id], gts) for s, gts in subset]
-            block["MR-R5"] = {str(t): pct(fraction_at_least(r5, t)) for t in (0.3, 0.5, 0.7)}
+            block["MR-R5"] = {str(t): pct(fraction_at_least(r5, t)) for t in r1_thresholds}
         blocks[name] = block
     return blocks, notes
 
@@ -309,91 +307,68 @@ def _highlights(
     return blocks
 
 
-LAYOUT = Layout(("",), ("videos",), "highlight_val_release.jsonl + videos/<vid>.mp4")
+def _rules(data: list[QVHSample], preds: dict[str, Prediction], how: Scoring) -> Scores:
+    videomind = how.compat == "videomind"
+    why = "qids in the annotations and the submission must match (moment-detr asserts it)"
+    notes = check_coverage((s.id for s in data), preds, why)
+    metrics, breakdowns = {}, {}
+    if any(predicted_windows(preds[s.id]) for s in data):
+        blocks, range_notes = _moment_retrieval(data, preds, videomind)
+        notes += range_notes
+        metrics.update(_brief(blocks, videomind))
+        breakdowns.update(blocks)
+    else:
+        notes.append("no predicted windows: MR metrics left out")
+    if any(preds[s.id].saliency is not None for s in data):
+        if any(s.labels is None for s in data):
+            notes.append("annotations lack saliency scores: HL metrics left out")
+        else:
+            hl = _highlights(data, preds)
+            breakdowns.update(hl)
+            metrics.update(
+                {f"{k}-{m.split('-')[1]}": v for k, b in hl.items() for m, v in b.items()}
+            )
+    counts = {
+        "queries": len(data),
+        "no_window": sum(not predicted_windows(preds[s.id]) for s in data),
+    }
+    return Scores(metrics, breakdowns, counts, notes)
 
 
-@dataclass(frozen=True)
-class QVHighlights:
-    name: str = "qvhighlights"
-    title: str = "QVHighlights"
-    annotation_help: str = "moment-detr's highlight_val_release.jsonl"
-    prediction_help: str = (
+def _items(data: list[QVHSample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.grounding, lambda s: videos.file(s.video))
+
+
+def _prediction(trace: Trace, item: EvalItem) -> Prediction:
+    """The method's ranked windows, and from them the saliency of each 2-s clip: the best score
+    (rank order when the method gives none) of a window overlapping the clip, else 0."""
+    pred = trace_prediction(trace, item)
+    if pred.error is None and item.duration:
+        ranked = _scored(pred)
+        pred.saliency = [
+            max(
+                (score for w, score in ranked if w.start < 2 * c + 2 and w.end > 2 * c), default=0.0
+            )
+            for c in range(int(item.duration / 2))
+        ]
+    return pred
+
+
+HELP = "moment-detr's highlight_val_release.jsonl"
+
+QVHIGHLIGHTS = Benchmark(
+    name="qvhighlights",
+    title="QVHighlights",
+    annotation_help=HELP,
+    prediction_help=(
         "moment-detr submission JSON lines {qid, pred_relevant_windows, pred_saliency_scores}, "
         "or framescope prediction JSON lines (windows, scores, saliency)"
-    )
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[QVHSample]:
-        return load_qvhighlights(
-            expect_file(paths, ("highlight_val_release.jsonl",), self.name, self.annotation_help)
-        )
-
-    def read_predictions(self, paths: Sequence[Path], data: list[QVHSample]) -> Records:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_submission(path), []
-
-    def score(
-        self, data: list[QVHSample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        videomind = compat == "videomind"
-        notes = [
-            *notes,
-            *check_coverage(
-                (s.id for s in data),
-                preds,
-                self.name,
-                "qids in the annotations and the submission must match (moment-detr asserts it)",
-            ),
-        ]
-        metrics, breakdowns = {}, {}
-        if any(predicted_windows(preds[s.id]) for s in data):
-            blocks, range_notes = _moment_retrieval(data, preds, videomind)
-            notes += range_notes
-            metrics.update(_brief(blocks, videomind))
-            breakdowns.update(blocks)
-        else:
-            notes.append("no predicted windows: MR metrics left out")
-        if any(preds[s.id].saliency is not None for s in data):
-            if any(s.labels is None for s in data):
-                notes.append("annotations lack saliency scores: HL metrics left out")
-            else:
-                hl = _highlights(data, preds)
-                breakdowns.update(hl)
-                metrics.update(
-                    {f"{k}-{m.split('-')[1]}": v for k, b in hl.items() for m, v in b.items()}
-                )
-        counts = {
-            "queries": len(data),
-            "no_window": sum(not predicted_windows(preds[s.id]) for s in data),
-        }
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
-
-    def items(
-        self, data: list[QVHSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video),
-                s.query,
-                prompts.grounding(s.query),
-                windows=s.windows,
-                duration=s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[QVHSample], ids: Collection[str]) -> list[QVHSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
-
-
-QVHIGHLIGHTS = QVHighlights()
+    ),
+    layout=Layout(("",), ("videos",), "highlight_val_release.jsonl + videos/<vid>.mp4"),
+    load=annotation_file(load_qvhighlights, ("highlight_val_release.jsonl",), "qvhighlights", HELP),
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=records_or(read_submission),
+    prediction=_prediction,
+)

@@ -23,54 +23,41 @@ ActivityNet ones in ``Anet_videos_15fps_short256/<vid>.mp4``, picked by each que
 ``source``; ``--video-dir`` holds both. Prompt: :data:`~framescope.eval.prompts.GROUNDED_QA` with
 the question and its four options.
 
-``--compat videomind`` (``videomind/eval/eval_auto.py``): area IoU with the max over GT windows,
-``R{1,3,5}@{0.3,0.5,0.7}`` and ``mIoU`` over samples with a window; ``Acc`` and
-``Acc (IoU >= 0.5)`` over all answered samples, letters read by ``check_ans``. There is no
-lmms-eval ReXTime task.
+``--compat videomind``: VideoMind's tables (:mod:`~framescope.eval.benchmarks.videomind`); a
+submission's ``ans`` is read by ``check_ans`` too (letters case-insensitive); task = category.
+There is no lmms-eval ReXTime task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framescope.errors import AnnotationError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     answer_text,
     check_coverage,
     pct,
     predicted_windows,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    read_json_records,
-    read_jsonl,
-    read_predictions,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import read_json_records, read_jsonl
 from framescope.eval.metrics import (
-    best_iou_at_k,
     first_window_iou,
     fraction_at_least,
     mean,
-    temporal_iou_area,
 )
-from framescope.text import choice, videomind_choice
-from framescope.types import Prediction, Trace, Window
+from framescope.text import choice
+from framescope.types import Prediction, Window
 
 R1_THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 GQA_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -86,6 +73,7 @@ class ReXSample:
     options: tuple[str, ...] = ()
     video: str = ""
     source: str = ""  # "qvhighlights_val" or ActivityNet's
+    category: str = "unknown"  # VideoMind's task
 
 
 def load_rextime(path: Path) -> list[ReXSample]:
@@ -120,6 +108,7 @@ def load_rextime(path: Path) -> list[ReXSample]:
                 tuple(str(o) for o in obj.get("options") or ()),
                 str(obj.get("vid", "")),
                 str(obj.get("source", "")),
+                str(obj.get("category", "unknown")),
             )
         )
     if not samples:
@@ -161,23 +150,19 @@ def read_submission(path: Path) -> ReXPredictions:
 
 
 def _from_framescope(records: dict[str, Prediction], videomind: bool) -> ReXPredictions:
+    """The records' windows and answers: letters read with :func:`choice`, or (VideoMind) the
+    replies themselves."""
     windows = {k: predicted_windows(p) for k, p in records.items()}
     answers: dict[str, str | None] = {}
     for k, p in records.items():
-        text = answer_text(p)
-        if text is None:
-            answers[k] = None
-        else:
-            answers[k] = (videomind_choice(text, 4) if videomind else choice(text, "ABCD")).letter
+        text = vm.reply(p) if videomind else answer_text(p)
+        answers[k] = text if videomind or text is None else choice(text, "ABCD").letter
     has_windows = any(windows.values())
     has_answers = any(p.answer is not None or p.response is not None for p in records.values())
     return ReXPredictions(windows if has_windows else None, answers if has_answers else None)
 
 
-Scored = tuple[dict[str, float], dict[str, Any], dict[str, int]]
-
-
-def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
+def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scores:
     metrics: dict[str, float] = {}
     breakdowns: dict[str, Any] = {}
     correct: dict[str, bool] = {}
@@ -207,35 +192,54 @@ def _official(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
     counts = {"queries": len(samples)}
     if preds.windows is not None:
         counts["no_window"] = sum(not preds.windows.get(s.id) for s in samples)
-    return metrics, breakdowns, counts
+    return Scores(metrics, breakdowns, counts)
 
 
-def _videomind(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scored:
-    metrics: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    top1: dict[str, float] = {}
-    if preds.windows is not None:
-        rows = [(s, preds.windows[s.id]) for s in samples if preds.windows.get(s.id)]
-        for k in (1, 3, 5):
-            best = [best_iou_at_k(w, s.windows, k, temporal_iou_area) for s, w in rows]
-            metrics.update(
-                {f"R{k}@{t}": pct(fraction_at_least(best, t)) for t in GQA_THRESHOLDS}
-                if rows
-                else {}
-            )
-        top1 = {s.id: best_iou_at_k(w, s.windows, 1, temporal_iou_area) for s, w in rows}
-        if rows:
-            metrics["mIoU"] = pct(mean(top1.values()))
-        counts["grounded"] = len(rows)
-    if preds.answers is not None:
-        answered = [s for s in samples if s.id in preds.answers]
-        ok = [preds.answers[s.id] == s.answer for s in answered]
-        metrics["Acc"] = pct(mean(ok))
-        metrics["Acc (IoU >= 0.5)"] = pct(
-            mean(o and top1.get(s.id, 0.0) >= 0.5 for o, s in zip(ok, answered))
+def _videomind(samples: Sequence[ReXSample], preds: ReXPredictions) -> Scores:
+    """VideoMind's tables; an answer (a reply, or a submission's ``ans``) is read by
+    ``check_ans``, so letters compare case-insensitively."""
+    windows, answers = preds.windows or {}, preds.answers
+    rows = [
+        vm.Sample(
+            (s.category,),
+            s.windows,
+            windows.get(s.id) or None,
+            None,
+            (answers.get(s.id) or "") if answers is not None and s.id in answers else None,
+            s.answer,
+            len(s.options) or 4,
         )
-        counts["answered"] = len(answered)
-    return metrics, {}, counts
+        for s in samples
+    ]
+    return vm.tables(rows)
+
+
+def _rules(
+    data: list[ReXSample], preds: dict[str, Prediction] | ReXPredictions, how: Scoring
+) -> Scores:
+    videomind = how.compat == "videomind"
+    if isinstance(preds, dict):
+        present: Mapping[str, object] = preds
+        preds = _from_framescope(preds, videomind)
+    else:
+        present = preds.windows if preds.windows is not None else preds.answers or {}
+    notes = []
+    if not videomind:
+        why = "submission and GT qids must match (the official script asserts it)"
+        notes = check_coverage((s.id for s in data), present, why)
+    if preds.windows is None and preds.answers is None:
+        raise PredictionError("rextime: the predictions hold neither windows nor answers")
+    scores = (_videomind if videomind else _official)(data, preds)
+    scores.notes = notes
+    return scores
+
+
+def _items(data: list[ReXSample], videos: Videos) -> list[EvalItem]:
+    def video(s: ReXSample) -> str:  # QVHighlights videos or ActivityNet's, by source
+        folder = LAYOUT.videos[0] if s.source.startswith("qvh") else LAYOUT.videos[1]
+        return videos.file(s.video, candidates=(folder,))
+
+    return question_items(data, prompts.grounded_qa, video)
 
 
 LAYOUT = Layout(
@@ -244,83 +248,19 @@ LAYOUT = Layout(
     "rextime_val.jsonl + videos/<vid>.mp4 (QVHighlights) + "
     "Anet_videos_15fps_short256/<vid>.mp4 (ActivityNet)",
 )
+HELP = "ReXTime's data/rextime_val.jsonl"
 
-
-@dataclass(frozen=True)
-class ReXTime:
-    name: str = "rextime"
-    title: str = "ReXTime"
-    annotation_help: str = "ReXTime's data/rextime_val.jsonl"
-    prediction_help: str = "official submission JSON lines {qid, pred_relevant_windows, ans}, or framescope prediction JSON lines"
-    compat: tuple[str, ...] = ("videomind",)
-    layout: Layout = LAYOUT
-
-    def load(self, paths: Sequence[Path]) -> list[ReXSample]:
-        return load_rextime(
-            expect_file(
-                paths, ("rextime_val.jsonl", "rextime_test.jsonl"), self.name, self.annotation_help
-            )
-        )
-
-    def read_predictions(
-        self, paths: Sequence[Path], data: list[ReXSample]
-    ) -> tuple[dict[str, Prediction] | ReXPredictions, list[str]]:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_submission(path), []
-
-    def score(
-        self,
-        data: list[ReXSample],
-        predictions: tuple[dict[str, Prediction] | ReXPredictions, list[str]],
-        compat: str | None = None,
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        if isinstance(preds, dict):
-            present: Mapping[str, object] = preds
-            preds = _from_framescope(preds, compat == "videomind")
-        else:
-            present = preds.windows if preds.windows is not None else preds.answers or {}
-        if compat != "videomind":
-            why = "submission and GT qids must match (the official script asserts it)"
-            notes = [*notes, *check_coverage((s.id for s in data), present, self.name, why)]
-        if preds.windows is None and preds.answers is None:
-            raise PredictionError("rextime: the predictions hold neither windows nor answers")
-        scorer = _videomind if compat == "videomind" else _official
-        metrics, breakdowns, counts = scorer(data, preds)
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
-
-    def items(
-        self, data: list[ReXSample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folders: dict[bool, Path] = {}  # by "is QVHighlights"; found only for sources present
-
-        def folder(qvh: bool) -> Path:
-            if qvh not in folders:
-                rel = self.layout.videos[0] if qvh else self.layout.videos[1]
-                folders[qvh] = find_video_dir(self.name, data_root, (rel,), video_dir)
-            return folders[qvh]
-
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder(s.source.startswith("qvh")), s.video),
-                s.question,
-                prompts.grounded_qa(s.question),
-                s.options,
-                s.windows,
-                s.duration,
-            )
-            for s in data
-        ]
-
-    def subset(self, data: list[ReXSample], ids: Collection[str]) -> list[ReXSample]:
-        return keep(data, ids)
-
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
-
-
-REXTIME = ReXTime()
+REXTIME = Benchmark(
+    name="rextime",
+    title="ReXTime",
+    annotation_help=HELP,
+    prediction_help="official submission JSON lines {qid, pred_relevant_windows, ans}, or framescope prediction JSON lines",
+    layout=LAYOUT,
+    load=annotation_file(
+        load_rextime, ("rextime_val.jsonl", "rextime_test.jsonl"), "rextime", HELP
+    ),
+    rules=_rules,
+    items=_items,
+    compat=("videomind",),
+    read_predictions=records_or(read_submission),
+)

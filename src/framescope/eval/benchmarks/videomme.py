@@ -1,6 +1,7 @@
 """Video-MME: multiple-choice questions on short, medium and long videos.
 
-Follows ``BradyFU/Video-MME`` ``evaluation/eval_your_results.py``:
+Follows the parser Video-MME's README links to, ``thanku-all/parse_answer``
+``eval_your_results.py`` at afd52cf:
 
 * The answer letter is read by its ``extract_characters_regex``
   (:func:`~framescope.text.videomme_choice`): answer prefixes removed, then the first
@@ -28,47 +29,43 @@ prediction JSON lines.
 (:data:`~framescope.eval.prompts.MULTIPLE_CHOICE`), the question, then the options with their
 ``A.`` prefixes removed (the runtime letters them ``(A) …``).
 
-``--compat lmms-eval`` (``lmms_eval/tasks/videomme/utils.py``): the same reading, but an
-unreadable answer counts as wrong (in the denominator) and letters compare case-insensitively.
-``--compat videomind``: VideoMind's ``check_ans`` reading; an unreadable answer counts as wrong.
+``videomme_subs`` is the "w/ subs" setting for ``framescope eval``: each sample carries its
+``subtitle/<videoID>.srt`` and the runtime shows the cues of the frames it samples.
+
+``--compat lmms-eval`` (v0.7.2 ``lmms_eval/tasks/videomme/utils.py``): reasoning blocks stripped,
+``extract_mcq_answer`` over A–D (:func:`~framescope.text.mcq_answer`), an unreadable answer
+counts as wrong. ``--compat videomind``: VideoMind's QA table
+(:mod:`~framescope.eval.benchmarks.videomind`), task = duration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from framescope.errors import AnnotationError, PredictionError
+from framescope.errors import AnnotationError, MissingFileError, PredictionError
 from framescope.eval import prompts
+from framescope.eval.benchmarks import videomind as vm
 from framescope.eval.benchmarks.base import (
-    Records,
-    Result,
+    Benchmark,
+    Scores,
+    Scoring,
+    annotation_file,
     answer_text,
     check_coverage,
+    extra_note,
     pct,
-    require_compat,
-    single_prediction_file,
+    records_or,
 )
-from framescope.eval.benchmarks.layout import (
-    EvalItem,
-    Layout,
-    find_video_dir,
-    keep,
-    trace_prediction,
-    video_file,
-)
-from framescope.eval.files import (
-    expect_file,
-    is_framescope_jsonl,
-    read_json_records,
-    read_predictions,
-)
+from framescope.eval.benchmarks.layout import EvalItem, Layout, Videos, question_items
+from framescope.eval.files import read_json_records
 from framescope.eval.metrics import accuracy
-from framescope.text import INVALID, videomind_choice, videomme_choice
-from framescope.types import Prediction, Trace
+from framescope.text import INVALID, mcq_answer, strip_reasoning, videomme_choice
+from framescope.types import Prediction, Window
 
 DURATIONS = ("short", "medium", "long")
 TABLES = (
@@ -82,15 +79,17 @@ TABLES = (
 class VMESample:
     id: str
     video_id: str
-    duration: str
+    length: str  # the duration category: short, medium or long
     category: str
     sub_category: str
     task_type: str
     answer: str
     num_options: int
-    video_file: str = ""  # the YouTube id ``videoID``, the video file's stem
+    video: str = ""  # the YouTube id ``videoID``, the video file's stem
     question: str = ""
     options: tuple[str, ...] = ()  # option texts without their "A. " prefixes
+    windows: tuple[Window, ...] = ()
+    duration: float | None = None  # seconds: not annotated
 
 
 _OPTION_PREFIX = re.compile(r"^\s*[A-Z]\s*[.)]\s*")
@@ -216,89 +215,94 @@ LAYOUT = Layout(
     ("data", "videos", "video"),
     "videomme/test-00000-of-00001.parquet (or test.json) + data/<videoID>.mp4 (or videos/, video/)",
 )
+PARQUET = "test-00000-of-00001.parquet"  # the Hugging Face release: videomme/<parquet>
+FILE_NAMES = (PARQUET, f"videomme/{PARQUET}", "test.json", "videomme.json", "test.jsonl")
+HELP = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
 
 
-@dataclass(frozen=True)
-class VideoMME:
-    name: str = "videomme"
-    title: str = "Video-MME"
-    annotation_help: str = "the Video-MME questions: the Hugging Face parquet, or its rows as JSON/JSON lines, or the official nested layout"
-    prediction_help: str = "the official results JSON (nested, 'response' per question) or framescope prediction JSON lines"
-    compat: tuple[str, ...] = ("lmms-eval", "videomind")
-    layout: Layout = LAYOUT
+def _outcome(s: VMESample, pred: Prediction, compat: str | None) -> bool | None:
+    """Right, wrong, or (official) ``None``: no letter read, left out."""
+    text = answer_text(pred)
+    if compat == "lmms-eval":  # reasoning stripped, lmms-eval's reader; unreadable is wrong
+        return mcq_answer(strip_reasoning(text or ""), "ABCD").letter == s.answer
+    read = videomme_choice(text) if text is not None else INVALID
+    return read.letters[0] == s.answer if read.valid else None
 
-    def load(self, paths: Sequence[Path]) -> list[VMESample]:
-        parquet = "test-00000-of-00001.parquet"  # the Hugging Face release: videomme/<parquet>
-        names = (parquet, f"videomme/{parquet}", "test.json", "videomme.json", "test.jsonl")
-        return load_videomme(expect_file(paths, names, self.name, self.annotation_help))
 
-    def read_predictions(self, paths: Sequence[Path], data: list[VMESample]) -> Records:
-        path = single_prediction_file(paths, self.name)
-        if is_framescope_jsonl(path):
-            return read_predictions(path)
-        return read_results(path), []
-
-    def score(
-        self, data: list[VMESample], predictions: Records, compat: str | None = None
-    ) -> Result:
-        require_compat(self, compat)
-        preds, notes = predictions
-        notes = [
-            *notes,
-            *check_coverage(
-                (s.id for s in data),
-                preds,
-                self.name,
-                "the official script asserts complete results per duration",
-            ),
-        ]
-        rows, unreadable = [], 0
-        for s in data:
-            text = answer_text(preds[s.id])
-            if compat == "videomind":
-                read = videomind_choice(text, s.num_options) if text is not None else INVALID
-            else:
-                read = videomme_choice(text) if text is not None else INVALID
-            unreadable += not read.valid
-            if compat == "lmms-eval":  # an empty reading is a wrong answer; case-insensitive
-                outcome: bool | None = read.valid and read.letters[0].lower() == s.answer.lower()
-            elif compat == "videomind":
-                outcome = read.valid and read.letters[0] == s.answer.upper()
-            else:  # official: an empty reading is left out of the denominator
-                outcome = read.letters[0] == s.answer if read.valid else None
-            rows.append((s, outcome))
-        metrics = {"Overall": _group(rows)["all"]}
-        present = [d for d in DURATIONS if any(s.duration == d for s in data)]
-        per_duration = _group(rows, "duration")
-        metrics.update({d: per_duration[d] for d in present})
-        breakdowns: dict[str, Any] = {table: _group(rows, key) for table, key in TABLES}
-        for d in present:
-            subset = [r for r in rows if r[0].duration == d]
-            breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
-        answered = sum(o is not None for _, o in rows)
-        counts = {"questions": len(rows), "answered": answered, "unreadable": unreadable}
-        return Result(self.name, self.title, metrics, breakdowns, counts, notes, compat)
-
-    def items(
-        self, data: list[VMESample], data_root: Path, video_dir: Path | None
-    ) -> list[EvalItem]:
-        folder = find_video_dir(self.name, data_root, self.layout.videos, video_dir)
-        return [
-            EvalItem(
-                s.id,
-                video_file(folder, s.video_file),
-                s.question,
-                prompts.multiple_choice(s.question),
-                s.options,
+def _rules(data: list[VMESample], preds: dict[str, Prediction], how: Scoring) -> Scores:
+    if how.compat == "videomind":
+        notes = extra_note((s.id for s in data), preds)
+        entries = [
+            vm.Sample(
+                (s.length,), answer=vm.reply(preds[s.id]), gold=s.answer, num_options=s.num_options
             )
             for s in data
+            if s.id in preds
         ]
+        scores = vm.tables(entries)
+        scores.notes = [*notes, *scores.notes]
+        return scores
+    why = "the official script asserts complete results per duration"
+    notes = check_coverage((s.id for s in data), preds, why)
+    rows = [(s, _outcome(s, preds[s.id], how.compat)) for s in data]
+    metrics = {"Overall": _group(rows)["all"]}
+    present = [d for d in DURATIONS if any(s.length == d for s in data)]
+    per_duration = _group(rows, "length")
+    metrics.update({d: per_duration[d] for d in present})
+    breakdowns: dict[str, Any] = {table: _group(rows, key) for table, key in TABLES}
+    for d in present:
+        subset = [r for r in rows if r[0].length == d]
+        breakdowns[d] = {table: _group(subset, key) for table, key in TABLES}
+    answered = sum(o is not None for _, o in rows)
+    counts = {"questions": len(rows), "answered": answered, "unreadable": len(rows) - answered}
+    return Scores(metrics, breakdowns, counts, notes)
 
-    def subset(self, data: list[VMESample], ids: Collection[str]) -> list[VMESample]:
-        return keep(data, ids)
 
-    def prediction(self, trace: Trace, item: EvalItem) -> Prediction:
-        return trace_prediction(trace)
+def _items(data: list[VMESample], videos: Videos) -> list[EvalItem]:
+    return question_items(data, prompts.multiple_choice, lambda s: videos.file(s.video))
 
 
-VIDEOMME = VideoMME()
+SUBTITLES = "subtitle"  # the release's subtitle.zip: subtitle/<videoID>.srt (744 of 900 videos)
+
+
+def _items_with_subtitles(data: list[VMESample], videos: Videos) -> list[EvalItem]:
+    """The "w/ subs" setting: each sample carries its video's ``.srt`` (when the release has
+    one); the runtime shows the subtitles of the frames it samples before the prompt."""
+    folder = videos.root / SUBTITLES
+    if not folder.is_dir():
+        raise MissingFileError(
+            f"videomme_subs: expected the subtitles in {folder}/ (the release's subtitle.zip)"
+        )
+    items = _items(data, videos)
+    return [
+        dataclasses.replace(it, sample=dataclasses.replace(it.sample, subtitles=str(path)))
+        if (path := folder / f"{s.video}.srt").is_file()
+        else it
+        for s, it in zip(data, items)
+    ]
+
+
+VIDEOMME = Benchmark(
+    name="videomme",
+    title="Video-MME",
+    annotation_help=HELP,
+    prediction_help="the official results JSON (nested, 'response' per question) or framescope prediction JSON lines",
+    layout=LAYOUT,
+    load=annotation_file(load_videomme, FILE_NAMES, "videomme", HELP),
+    rules=_rules,
+    items=_items,
+    compat=("lmms-eval", "videomind"),
+    read_predictions=records_or(read_results),
+)
+
+VIDEOMME_SUBS = dataclasses.replace(
+    VIDEOMME,
+    name="videomme_subs",
+    title="Video-MME (w/ subs)",
+    layout=Layout(
+        LAYOUT.annotations,
+        LAYOUT.videos,
+        LAYOUT.tree + f" + {SUBTITLES}/<videoID>.srt",
+    ),
+    items=_items_with_subtitles,
+)

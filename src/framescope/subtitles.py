@@ -84,3 +84,10 @@ def clip_lines(cues: Sequence[Cue], clip: Window, limit: int = MAX_LINES) -> lis
         f"{round(c.start - clip.start, 1)}s - {round(c.end - clip.start, 1)}s, {c.text}"
         for c in inside[:limit]
     ]
+
+
+def frame_lines(cues: Sequence[Cue], times: Sequence[float]) -> list[str]:
+    """The subtitles of the frames shown (Video-MME's "w/ subs" setting: only the subtitles of
+    the sampled frames): each cue whose ``[start, end)`` holds a frame's time, once, in file
+    order."""
+    return [c.text for c in cues if any(c.start <= t < c.end for t in times)]
