@@ -283,21 +283,8 @@ def save_videomind(
         roles.save(tmp)
         head_info = None
         if head is not None:
-            from safetensors.torch import save
-
-            state = {
-                RELEASED_PREFIX + k: v.detach().contiguous().cpu()
-                for k, v in head.state_dict().items()
-            }
-            atomic_write_bytes(tmp / HEAD_FILE, save(state, metadata={"format": "pt"}))
-            head_info = {
-                "hidden_size": head.hidden_size,
-                "dims": head.dims,
-                "act": head.act,
-                "strides": list(head.strides),
-                "layers": len(head.vis_fuse),
-                "heads": head.vis_fuse[0].att.heads,
-            }
+            save_head(tmp / HEAD_FILE, head)
+            head_info = head_config(head)
         if processor is not None:
             processor.save_pretrained(tmp)
         write_json(
@@ -327,6 +314,44 @@ def save_videomind(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def head_config(head: TimestampHead) -> dict[str, Any]:
+    """The head's shape as ``framescope.json`` records it (heads leave no trace in the weights)."""
+    return {
+        "hidden_size": head.hidden_size,
+        "dims": head.dims,
+        "act": head.act,
+        "strides": list(head.strides),
+        "layers": len(head.vis_fuse),
+        "heads": head.vis_fuse[0].att.heads,
+    }
+
+
+def save_head(path: str | os.PathLike[str], head: TimestampHead) -> Path:
+    """Write the head's weights as the release does (safetensors, keys ``base_model.model.*``)."""
+    from safetensors.torch import save
+
+    state = {RELEASED_PREFIX + k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()}
+    return atomic_write_bytes(path, save(state, metadata={"format": "pt"}))
+
+
+def load_head_weights(path: str | os.PathLike[str], head: TimestampHead) -> TimestampHead:
+    """Load a saved head's weights (released or framescope file) into ``head`` (strict)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = strip_released_prefix(load_file(str(path)))
+    except (OSError, SafetensorError) as e:
+        raise ModelError(f"{path}: not a readable safetensors file ({e})") from e
+    try:
+        head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
+        raise ModelError(
+            f"{path}: decoder weights do not fit this head ({' '.join(str(e).split())[:300]})"
+        ) from e
+    return head
 
 
 def _read_json(path: Path) -> dict[str, Any]:

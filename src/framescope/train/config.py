@@ -80,7 +80,15 @@ class ModelConfig:
         None, "local checkpoint folder (set per run: model.path=...); never downloaded"
     )
     tiny: str | None = option(
-        None, "build an offline random-weight preset instead of loading", ("tiny", "small")
+        None,
+        "build an offline random-weight preset instead of loading (train: ~1 M parameters, "
+        "sized for training from scratch on a CPU)",
+        ("tiny", "train", "small"),
+    )
+    numbers: bool = option(
+        False,
+        "model.tiny only: add the number vocabulary (whole tokens for 0-99 and 0.0-99.9, so "
+        "times in frame stamps and answers are single tokens)",
     )
     dtype: str = option("bfloat16", "weights dtype", ("float32", "bfloat16", "float16"))
     finetune: str = option(
@@ -93,6 +101,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _require(not (self.path and self.tiny), "model.path and model.tiny exclude each other")
+        _require(self.tiny is not None or not self.numbers, "model.numbers needs model.tiny")
         _require(
             (self.finetune == "lora") == (self.lora is not None),
             "model.lora must be set exactly when model.finetune is lora",
@@ -248,6 +257,11 @@ class GrounderHeadConfig:
     focal_weight: float = option(5.0, "focal loss weight (gamma 2) on the point classification")
     l1_weight: float = option(1.0, "L1 boundary-regression weight on positives")
     contrastive_weight: float = option(0.05, "frame-query contrastive loss weight (tau 0.07)")
+    init: str | None = option(
+        None,
+        "start from these decoder weights (a VideoMind pytorch_model.safetensors, e.g. a warm "
+        "start's checkpoint-N/head/); null: freshly initialised",
+    )
 
 
 # recipe -> the record format it trains on

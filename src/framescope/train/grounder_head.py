@@ -50,8 +50,8 @@ def token_ids(backend: HFBackend) -> TokenIds:
 
 
 def build_head(cfg: GrounderHeadConfig, backend: HFBackend, seed: int) -> TimestampHead:
-    """A fresh head for the backend's hidden size, initialised from ``seed`` (the caller's random
-    state is left as it was)."""
+    """A head for the backend's hidden size, initialised from ``seed`` (the caller's random state
+    is left as it was), then loaded from ``cfg.init`` when set (a warm start's weights)."""
     text = backend.model.config.get_text_config()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -62,6 +62,10 @@ def build_head(cfg: GrounderHeadConfig, backend: HFBackend, seed: int) -> Timest
             heads=cfg.heads,
             num_layers=cfg.layers,
         )
+    if cfg.init is not None:
+        from framescope.models.videomind_ckpt import load_head_weights
+
+        load_head_weights(cfg.init, head)
     return head.to(backend.device)
 
 

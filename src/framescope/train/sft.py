@@ -126,7 +126,8 @@ class SFTModule(nn.Module):
 
 
 def export_for(trainable: Trainable, head: TimestampHead | None) -> Export:
-    """What a checkpoint exports: VideoMind layout, peft adapter, or a transformers folder."""
+    """What a checkpoint exports: VideoMind layout, peft adapter, or a transformers folder (with
+    ``head/`` beside it for a grounder warm start)."""
     backend = trainable.backend
 
     def export(folder: Path, state: dict[str, Tensor]) -> None:
@@ -149,6 +150,11 @@ def export_for(trainable: Trainable, head: TimestampHead | None) -> Export:
                 folder / "model", state_dict=strip_prefix(state, "model.")
             )
             backend.processor.save_pretrained(folder / "model")
+            if head is not None:  # a grounder warm start: its head beside the base
+                from framescope.models.videomind_ckpt import HEAD_FILE, save_head
+
+                (folder / "head").mkdir(exist_ok=True)
+                save_head(folder / "head" / HEAD_FILE, head)
 
     return export
 
