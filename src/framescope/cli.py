@@ -733,6 +733,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="visual tokens per answer (default 32768)",
     )
+    p.add_argument(
+        "--fixed-fps",
+        type=_number,
+        metavar="FPS",
+        help="serve every retrieval at this density whatever the model asks (ablation)",
+    )
     p.add_argument("--system", help="system prompt (default: the chat template's)")
     p.add_argument("--continuation", choices=["cache", "rerun"], help="after a retrieval")
     p.add_argument(

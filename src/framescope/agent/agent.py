@@ -30,10 +30,12 @@ with at most ``InferConfig.max_new_tokens`` tokens (the release: 256).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 from framescope.agent.answerer import MIN_LEN, answer_prompt, answer_window
 from framescope.agent.common import (
@@ -511,6 +513,7 @@ def run_agent(
             "the videomind method needs a VideoMind checkpoint (config.json model_type "
             "agent_qwen2_vl: base model + grounder/verifier/planner adapters + head)"
         )
+    agent = checkpoint_settings(agent, backend.videomind.checkpoint.agent)
     run = _Run(backend, config, agent)
     if agent.planner and "planner" not in run.roles:
         raise ConfigError(
@@ -525,6 +528,20 @@ def run_agent(
             stage([ep for ep in eps if not ep.failed])  # each role: one batched call
         traces += [run.finish(ep) if isinstance(ep, _Episode) else ep for ep in opened]
     return traces
+
+
+def checkpoint_settings(agent: AgentConfig, recorded: dict[str, Any]) -> AgentConfig:
+    """The settings a checkpoint was trained for (``framescope.json``'s ``agent``: frame sizes
+    a model trained from scratch knows, e.g. ``role_tokens``) when ``agent`` is the default; an
+    agent configured by its caller is used as given."""
+    if agent != AgentConfig() or not recorded:
+        return agent
+    fields = {f.name for f in dataclasses.fields(AgentConfig)}
+    unknown = sorted(set(recorded) - fields)
+    if unknown:
+        raise ModelError(f"checkpoint agent settings: unknown field(s) {', '.join(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+    return dataclasses.replace(agent, **values)
 
 
 class VideoMindAgent:

@@ -1,4 +1,7 @@
-"""A synthetic world's DynFrame training rows with the prompts ``framescope eval synth`` gives.
+"""Training rows derived from a synthetic world for the reproduction (docs/reproduction.md).
+
+DynFrame rows with the prompts ``framescope eval synth`` gives, and VideoMind verifier rows from
+a grounder's own predictions (:func:`verifier_rows`).
 
 The world's own DM-CoT / DM-RL rows (``dynframe/dm_cot.json``, ``dynframe/dm_rl.jsonl``) ask
 grounded-QA and multiple-choice questions with DynFrame's layout (question, options, "Please
@@ -91,3 +94,37 @@ def write_eval_prompt_rows(world: str | os.PathLike[str]) -> tuple[Path, Path]:
         root / DM_RL_EVAL, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rl)
     )
     return cot_path, rl_path
+
+
+def verifier_rows(
+    world: str | os.PathLike[str], predictions: str | os.PathLike[str]
+) -> list[dict[str, Any]]:
+    """VideoMind verifier rows (``{video_path, duration, query, span, pred}``, the format
+    :func:`framescope.data.read_verifier` reads) from a grounder's own predictions on the world's
+    moment-retrieval queries — the ``predictions.jsonl`` of ``framescope eval synth`` or
+    ``framescope eval charades_sta`` run on ``world`` with that grounder. ``pred`` is the
+    prediction's ranked windows; queries without a prediction (a failed sample) are left out."""
+    from framescope.eval.benchmarks.moment_retrieval import load_charades
+    from framescope.eval.files import read_predictions
+
+    root = Path(world)
+    samples = load_charades(root / "charades_sta" / "charades_sta_test.txt")
+    grounder = [
+        json.loads(line)
+        for line in (root / "videomind" / "grounder.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if len(samples) != len(grounder):
+        raise RecordError(
+            f"{len(samples)} Charades-STA queries but {len(grounder)} grounder rows", str(root)
+        )
+    preds, _ = read_predictions(Path(predictions))
+    out = []
+    for sample, row in zip(samples, grounder):
+        if Path(row["video_path"]).stem != sample.video or row["query"] != sample.query.rstrip("."):
+            raise RecordError(f"grounder row {row['query']!r} is not query {sample.id}", str(root))
+        pred = preds.get(sample.id) or preds.get(f"charades_sta/{sample.id}")
+        if pred is None or not pred.windows:
+            continue
+        out.append({**row, "pred": [[w.start, w.end] for w in pred.windows]})
+    return out

@@ -97,6 +97,9 @@ class EvalConfig:
     max_rounds: int = option(Budgets.max_rounds, "retrievals per answer")
     max_fps: float = option(Budgets.max_fps, "retrieval density ceiling")
     max_visual_tokens: int = option(Budgets.max_visual_tokens, "visual tokens per answer")
+    fixed_fps: float | None = option(
+        None, "serve every retrieval at this density whatever the model asks (fixed-density arm)"
+    )
     system: str | None = option(None, "system prompt (default: the chat template's)")
     continuation: str = option(InferConfig.continuation, "after a retrieval", CONTINUATIONS)
     retry_failed: bool = option(False, "rerun samples whose record is a failure")
@@ -115,7 +118,13 @@ class EvalConfig:
             max_new_tokens=self.max_new_tokens,
             sampling=Sampling(self.temperature, self.top_p, self.top_k),
             seed=self.seed,
-            budgets=Budgets(self.max_frames, self.max_rounds, self.max_fps, self.max_visual_tokens),
+            budgets=Budgets(
+                self.max_frames,
+                self.max_rounds,
+                self.max_fps,
+                self.max_visual_tokens,
+                self.fixed_fps,
+            ),
             overview_fps=self.overview_fps,
             overview_max_frames=self.overview_max_frames,
             system=self.system,
@@ -149,6 +158,7 @@ IDENTITY = (
     "max_rounds",
     "max_fps",
     "max_visual_tokens",
+    "fixed_fps",
     "system",
     "continuation",
 )
@@ -514,6 +524,7 @@ def run_eval(
         max_rounds=infer.budgets.max_rounds,
         max_fps=infer.budgets.max_fps,
         max_visual_tokens=infer.budgets.max_visual_tokens,
+        fixed_fps=infer.budgets.fixed_fps,
         system=infer.system,
         continuation=infer.continuation,
         retry_failed=retry_failed,

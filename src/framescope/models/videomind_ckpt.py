@@ -28,7 +28,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,9 @@ class VideoMindCheckpoint:
     token_ids: TokenIds
     layout: str  # "released" | "framescope"
     config: dict[str, Any]  # config.json as read
+    # framescope.json's "agent": the agent settings the roles were trained for (AgentConfig
+    # fields, e.g. role_tokens), used when the caller leaves the agent at its defaults
+    agent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def processor_path(self) -> Path:
@@ -129,6 +132,7 @@ def read_checkpoint(
         token_ids=_token_ids(source, root),
         layout="framescope" if resolved is not None else "released",
         config=config,
+        agent=dict((resolved or {}).get("agent") or {}),
     )
 
 
@@ -253,9 +257,11 @@ def save_videomind(
     token_ids: TokenIds,
     processor: Any = None,
     overwrite: bool = False,
+    agent: dict[str, Any] | None = None,
 ) -> Path:
     """Write framescope's layout: the released files (config.json with the agent fields, head,
-    role folders, processor) plus ``framescope.json``. Assembled beside ``out_dir`` and renamed
+    role folders, processor) plus ``framescope.json`` (with ``agent``: the agent settings the
+    roles were trained for, e.g. ``{"role_tokens": [12, 12]}``). Assembled beside ``out_dir`` and renamed
     into place, so a reader never sees half a checkpoint."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -304,6 +310,7 @@ def save_videomind(
                     for r, c in roles.model.peft_config.items()
                 },
                 "head": head_info,
+                "agent": agent or {},
                 **{TOKEN_FIELDS[k]: v for k, v in vars(token_ids).items()},
             },
         )

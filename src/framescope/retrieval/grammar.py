@@ -18,7 +18,9 @@ settings: 128 frames per retrieval, 3 rounds; densities up to 30 fps, the releas
 - the density must satisfy ``0 < fps <= max_fps`` (fractions allowed), else rejected;
 - more frames than ``max_frames`` are capped by the sampler (noted), not rejected;
 - a request after ``max_rounds`` fetched retrievals, or whose clip would take the episode past
-  ``max_visual_tokens`` (overview included), is rejected.
+  ``max_visual_tokens`` (overview included), is rejected;
+- with ``fixed_fps`` set, an accepted request is served at that density instead of its own
+  (noted): the fixed-density ablation, where the model chooses only the window.
 
 **In-band convention.** A rejected request is never fetched and never dropped: the trace records
 it with the reason, and the runtime appends :func:`rejection_note` to the same assistant turn,
@@ -55,6 +57,9 @@ class Budgets:
     max_rounds: int = 3  # fetched retrievals per episode
     max_fps: float = 30.0  # density ceiling (the release accepts integers 1-30)
     max_visual_tokens: int = 32768  # visual tokens per episode, overview included
+    # serve every accepted request at this density, whatever the model wrote (the fixed-density
+    # ablation of DynFrame: the model picks the window, the runtime the density); None: its own
+    fixed_fps: float | None = None
 
     def __post_init__(self) -> None:
         if not (
@@ -62,13 +67,14 @@ class Budgets:
             and self.max_rounds >= 0
             and self.max_fps > 0
             and self.max_visual_tokens >= 0
+            and (self.fixed_fps is None or 0 < self.fixed_fps <= self.max_fps)
         ):
             raise ConfigError(
                 f"bad retrieval budgets {self}: need max_frames >= 2, max_rounds >= 0, "
-                "max_fps > 0, max_visual_tokens >= 0"
+                "max_fps > 0, max_visual_tokens >= 0, 0 < fixed_fps <= max_fps"
             )
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return asdict(self)
 
 
@@ -201,6 +207,9 @@ def validate(
     notes = (
         () if clamped == w else (f"window {w} clamped to {clamped} (video is {duration:.2f} s)",)
     )
+    if budgets.fixed_fps is not None and budgets.fixed_fps != fps:
+        notes += (f"density fixed at {_number(budgets.fixed_fps)} fps (asked {_number(fps)})",)
+        fps = budgets.fixed_fps
     if cost is not None:
         tokens = cost(clamped, fps)
         left = budgets.max_visual_tokens - used.visual_tokens

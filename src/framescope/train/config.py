@@ -122,6 +122,14 @@ class DataConfig:
     max_length: int | None = option(
         None, "token limit of one training sequence (longer: truncated)"
     )
+    verifier_files: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            "recipe grounder only: verifier rows trained into the same adapter — one shared "
+            "adapter for both roles instead of Chain-of-LoRA's one per role (the export writes "
+            "it as grounder/ and verifier/)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         _require(bool(self.files), "data.files must list at least one file")
@@ -136,10 +144,19 @@ class VideoConfig:
     max_frames: int = option(256, "cap on the prompt video's frames")
     min_pixels: int | None = option(None, "per-frame pixel floor; null: the family's default")
     max_pixels: int | None = option(None, "per-frame pixel ceiling; null: the family's default")
+    retrieval_fps: float | None = option(
+        None,
+        "DynFrame: serve every retrieval (SFT splices, RL rollouts) at this density whatever the "
+        "request says — the fixed-density arm; evaluate it with --fixed-fps; null: the request's",
+    )
 
     def __post_init__(self) -> None:
         _require(
             self.fps > 0 and self.max_frames > 0, "video.fps and video.max_frames must be positive"
+        )
+        _require(
+            self.retrieval_fps is None or self.retrieval_fps > 0,
+            "video.retrieval_fps must be positive",
         )
 
 
@@ -306,6 +323,11 @@ class TrainConfig:
         _require(
             (self.recipe == "grounder") == (self.grounder is not None),
             "grounder must be set exactly for recipe grounder",
+        )
+        _require(
+            not self.data.verifier_files
+            or (self.recipe == "grounder" and self.model.finetune == "lora"),
+            "data.verifier_files (a shared adapter) needs recipe grounder with finetune lora",
         )
         if self.grpo is not None:
             _require(

@@ -69,7 +69,9 @@ def infer_config(cfg: TrainConfig, cache: FrameCache | None = None) -> InferConf
         max_new_tokens=g.max_new_tokens,
         sampling=Sampling(g.temperature, g.top_p, g.top_k, g.repetition_penalty),
         seed=cfg.seed,
-        budgets=Budgets(r.max_frames, r.max_rounds, r.max_fps, r.max_visual_tokens),
+        budgets=Budgets(
+            r.max_frames, r.max_rounds, r.max_fps, r.max_visual_tokens, cfg.video.retrieval_fps
+        ),
         overview_fps=cfg.video.fps,
         overview_max_frames=cfg.video.max_frames,
         batch_size=g.group_size,
