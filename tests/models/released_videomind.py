@@ -6,12 +6,15 @@ model as ``.model`` (``model.layers.N…``, ``model.embed_tokens``), the vision 
 under those names, so peft names, saves and configures the adapters exactly as it did for the
 release (full target names ``model.layers.N.self_attn.q_proj``; weights
 ``base_model.model.model.layers…`` and ``base_model.model.model.embed_tokens.weight``). The head
-is saved fp16 with the ``base_model.model.`` prefix; ``config.json`` carries the agent fields.
+is written from the release's key list (:func:`released_decoder_shapes`, written out by hand from
+its ``model.py``, ``blocks.py`` and nncore's layers — never from framescope's module), fp16 with
+the ``base_model.model.`` prefix; ``config.json`` carries the agent fields.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,6 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from framescope.models.timestamp_head import RELEASED_PREFIX, TimestampHead
 from framescope.models.tiny import (
     build_model,
     build_processor,
@@ -28,6 +30,7 @@ from framescope.models.tiny import (
     save_tiny_model,
 )
 
+RELEASED_PREFIX = "base_model.model."  # the release saved its decoder from inside the PeftModel
 ROLE_NAMES = ("grounder", "verifier", "planner")
 # The keys peft 0.13/0.14 wrote into adapter_config.json (the release's era); newer keys dropped.
 OLD_PEFT_KEYS = {
@@ -56,6 +59,71 @@ OLD_PEFT_KEYS = {
     "use_dora",
     "use_rslora",
 }
+
+
+def released_decoder_shapes(hidden: int, dims: int = 256) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the release's ``pytorch_model.safetensors`` (prefix removed), by hand from
+    ``AgentQwen2VLForConditionalGeneration.__init__`` (the grounder's modules), ``blocks.py`` and
+    nncore 0.4's ``TransformerEncoderLayer(256)`` / ``MultiHeadAttention`` /
+    ``FeedForwardNetwork``: 93 tensors for the released D = 256 and any LLM width ``hidden``
+    (1536 for the 2B, 3584 for the 7B)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def norm(name: str, n: int) -> None:  # nn.LayerNorm(n)
+        shapes.update({f"{name}.weight": (n,), f"{name}.bias": (n,)})
+
+    def conv(name: str, out: int, k: int) -> None:  # nn.Conv1d(dims, out, k)
+        shapes.update({f"{name}.weight": (out, dims, k), f"{name}.bias": (out,)})
+
+    for proj in ("vis_proj", "reg_proj"):  # Sequential(LayerNorm(H), Linear(H, 256))
+        norm(f"{proj}.0", hidden)
+        shapes.update({f"{proj}.1.weight": (dims, hidden), f"{proj}.1.bias": (dims,)})
+    norm("vis_norm", dims)
+    for i in range(3):  # ModuleList of three TransformerEncoderLayer(256): heads 8, ratio 4
+        layer = f"vis_fuse.{i}"
+        for p in "qkvm":  # self_att = MultiHeadAttention: Linear q, k, v, m (256 -> 256)
+            shapes.update({f"{layer}.self_att.{p}.weight": (dims, dims)})
+            shapes.update({f"{layer}.self_att.{p}.bias": (dims,)})
+        norm(f"{layer}.self_att_norm", dims)
+        # ffn.mapping = Sequential(Linear(256, 1024), act, Linear(1024, 256)): no dropout layers
+        shapes.update({f"{layer}.ffn.mapping.0.weight": (4 * dims, dims)})
+        shapes.update({f"{layer}.ffn.mapping.0.bias": (4 * dims,)})
+        shapes.update({f"{layer}.ffn.mapping.2.weight": (dims, 4 * dims)})
+        shapes.update({f"{layer}.ffn.mapping.2.bias": (dims,)})
+        norm(f"{layer}.ffn_norm", dims)
+    for emb in ("vis_emb", "reg_emb"):  # LearnableEmbedding: Parameter(1, 1, dims)
+        shapes[f"{emb}.weights"] = (1, 1, dims)
+    # ConvPyramid, strides (1, 2, 4, 8): blocks[0] is the activation alone; blocks[k] repeats
+    # [Permute, Conv1d(k=2, s=2), Permute, LayerNorm, act] k times in one Sequential
+    for level in (1, 2, 3):
+        for rep in range(level):
+            conv(f"pyramid.blocks.{level}.{5 * rep + 1}", dims, 2)
+            norm(f"pyramid.blocks.{level}.{5 * rep + 3}", dims)
+    for head, out in (("class_head", 1), ("coord_head", 2)):  # ConvHead: Permute, conv, act, conv
+        conv(f"{head}.module.1", dims, 3)
+        conv(f"{head}.module.3", out, 3)
+    shapes["coef.scale"] = (4,)  # Scale(strides)
+    return shapes
+
+
+def write_released_decoder(
+    path: Path, shapes: dict[str, tuple[int, ...]], generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """Random fp16 tensors under ``shapes``' names, saved as the release saved them (prefixed);
+    returns them unprefixed. Trained-looking values: norms and level scales near 1, weights
+    ~ 1/sqrt(fan-in), biases small."""
+    state = {}
+    for name, shape in shapes.items():
+        x = torch.randn(shape, generator=generator)
+        if len(shape) == 1:  # the 1-D weights are LayerNorms'; scales multiply too
+            x = 0.1 * x if name.endswith("bias") else 1 + 0.1 * x
+        else:
+            x = x / math.prod(shape[1:]) ** 0.5
+        state[name] = x.half()
+    save_file(
+        {RELEASED_PREFIX + k: v for k, v in state.items()}, str(path), metadata={"format": "pt"}
+    )
+    return state
 
 
 class Legacy445(nn.Module):
@@ -113,17 +181,8 @@ def build_released_checkpoint(root: Path, seed: int = 0) -> ReleasedFixture:
         raw["target_modules"] = sorted(raw["target_modules"])
         path.write_text(json.dumps(raw, indent=2))
 
-    torch.manual_seed(seed)
-    head = TimestampHead(model.config.text_config.hidden_size)
-    with torch.no_grad():
-        for p in head.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.1)
-    head_state = {k: v.half() for k, v in head.state_dict().items()}
-    save_file(
-        {RELEASED_PREFIX + k: v for k, v in head_state.items()},
-        str(ckpt / "pytorch_model.safetensors"),
-        metadata={"format": "pt"},
-    )
+    shapes = released_decoder_shapes(model.config.text_config.hidden_size)
+    head_state = write_released_decoder(ckpt / "pytorch_model.safetensors", shapes, gen)
 
     processor = build_processor("qwen2_vl")
     processor.save_pretrained(ckpt)

@@ -63,18 +63,18 @@ def test_released_names_and_strict_load(tmp_path: Path) -> None:
         "vis_proj",
         "reg_proj",
         "vis_norm",
-        "vis_fuse.0.att",
+        "vis_fuse.0.self_att",
+        "vis_fuse.0.self_att_norm",
         "vis_fuse.0.ffn",
-        "vis_fuse.0.norm1",
-        "vis_fuse.0.norm2",
-        "vis_fuse.1.att",
+        "vis_fuse.0.ffn_norm",
+        "vis_fuse.1.self_att",
+        "vis_fuse.1.self_att_norm",
         "vis_fuse.1.ffn",
-        "vis_fuse.1.norm1",
-        "vis_fuse.1.norm2",
-        "vis_fuse.2.att",
+        "vis_fuse.1.ffn_norm",
+        "vis_fuse.2.self_att",
+        "vis_fuse.2.self_att_norm",
         "vis_fuse.2.ffn",
-        "vis_fuse.2.norm1",
-        "vis_fuse.2.norm2",
+        "vis_fuse.2.ffn_norm",
         "vis_emb",
         "reg_emb",
         "pyramid.blocks.1",
@@ -126,6 +126,35 @@ def test_shapes_and_levels() -> None:
         head(torch.randn(1, 4, H), torch.randn(1, H), torch.tensor([[1, 0, 1, 0]]).bool())
 
 
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_fuse_layer_equals_nncore(mode: str) -> None:
+    """The release's fuse layer is nncore 0.4's TransformerEncoderLayer (VideoMind builds it with
+    the LLM's activation): one with random weights, loaded into ours by its own state dict,
+    gives the same outputs — with padded keys, and in training mode with the same drop-path
+    draws (p = 0.5 so that samples are dropped)."""
+    nncore_nn = pytest.importorskip("nncore.nn")
+    torch.manual_seed(0)
+    ref = nncore_nn.TransformerEncoderLayer(256, droppath=0.5, act_cfg=torch.nn.SiLU())
+    with torch.no_grad():
+        for p in ref.parameters():  # biases and norms too, not only nncore's init
+            p.add_(torch.randn_like(p) * (0.1 if p.dim() == 1 else 0.01))
+    ours = TimestampHead(H, droppath=0.5).vis_fuse[0]  # D 256, 8 heads, FFN x4, SiLU
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(8, 13, 256)
+    mask = torch.ones(8, 13, dtype=torch.bool)
+    mask[2, 9:] = False
+    for m in (ref, ours):
+        m.train(mode == "train")
+    torch.manual_seed(1)
+    want = ref(x, mask=mask.long())
+    torch.manual_seed(1)
+    got = ours(x, mask)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+    if mode == "train":  # some branches were dropped: the draws matter and matched
+        with torch.no_grad():
+            assert not torch.allclose(got, ours.eval()(x, mask))
+
+
 def test_positions_hand_values() -> None:
     """Step k of n sits at k/n·2π; channel pairs (sin, cos) share a frequency."""
     pe = sinusoid_positions(torch.ones(1, 4, dtype=torch.bool), 4)
@@ -150,16 +179,14 @@ def reference_released(
     pe = torch.stack((pe[..., 0::2].sin(), pe[..., 1::2].cos()), dim=3).flatten(2)
     x = torch.cat((v + pe, q), dim=1)
     for layer in head.vis_fuse:
-        h = layer.norm1(x)
-        nh = layer.att.heads
-        qq, kk, vv = (
-            p(h).view(1, -1, nh, d // nh).transpose(1, 2)
-            for p in (layer.att.q, layer.att.k, layer.att.v)
-        )
-        att = (qq @ kk.transpose(-1, -2) / (d // nh) ** 0.5).softmax(-1)
-        x = x + layer.att.m((att @ vv).transpose(1, 2).reshape(1, -1, d))
+        att = layer.self_att
+        h = layer.self_att_norm(x)
+        nh = att.heads
+        qq, kk, vv = (p(h).view(1, -1, nh, d // nh).transpose(1, 2) for p in (att.q, att.k, att.v))
+        weights = (qq @ kk.transpose(-1, -2) / (d // nh) ** 0.5).softmax(-1)
+        x = x + att.m((weights @ vv).transpose(1, 2).reshape(1, -1, d))
         m = layer.ffn.mapping
-        x = x + m[2](F.silu(m[0](layer.norm2(x))))
+        x = x + m[2](F.silu(m[0](layer.ffn_norm(x))))
     video_emb = head.vis_norm(x)[:, :-1]
     points, cls, reg = [], [], []
     for i, s in enumerate(head.strides):
@@ -273,6 +300,19 @@ def test_decode_hand_made() -> None:
     rev = hand_output([[0.0, 0.0]], [[[-1.0, -0.5], [1.0, 1.0]]], (1,), 2)
     (r,) = decode(rev, [4.0])
     assert (r.windows[0].start, r.windows[0].end) == pytest.approx((0.0, 2.0))
+
+
+def test_decode_drops_non_finite_outputs() -> None:
+    """A head that outputs NaN/inf (a broken checkpoint, an fp16 overflow) never puts a NaN moment
+    or score into the candidates; a sample with nothing finite left gets none."""
+    nan, inf = float("nan"), float("inf")
+    out = hand_output([[nan, 1.0, 0.0, 2.0]], [[[1, 1], [nan, 1], [1, inf], [0.5, 0.5]]], (1,), 4)
+    (c,) = decode(out, [20.0], keep_suppressed=True)
+    # only t = 3 is finite: [2.5, 3.5] steps -> [12.5, 17.5] s
+    assert [(w.start, w.end) for w in c.windows] == [(12.5, 17.5)]
+    assert c.scores == pytest.approx([torch.sigmoid(torch.tensor(2.0)).item()])
+    (none,) = decode(hand_output([[nan, nan]], [[[1, 1], [1, 1]]], (1,), 2), [4.0])
+    assert none.windows == [] and none.scores == [] and none.to_tensor().shape == (0, 3)
 
 
 def test_nms_order_matches_the_release() -> None:

@@ -23,11 +23,19 @@ from framescope.models.videomind_ckpt import (
     load_videomind,
     plan_for_roles,
     read_checkpoint,
+    read_head,
     save_videomind,
 )
 
 from .conftest import make_clip, video_kwargs
-from .released_videomind import ReleasedFixture, apply_role_by_hand, build_released_checkpoint
+from .released_videomind import (
+    RELEASED_PREFIX,
+    ReleasedFixture,
+    apply_role_by_hand,
+    build_released_checkpoint,
+    released_decoder_shapes,
+    write_released_decoder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +120,43 @@ def test_head_loads_strict(vm: Any, released: ReleasedFixture) -> None:
     assert set(state) == set(released.head_state) and len(state) == 93
     for k, v in released.head_state.items():
         torch.testing.assert_close(state[k], v.float())
+
+
+@pytest.mark.parametrize("hidden", [1536, 3584])  # Qwen2-VL-2B, Qwen2-VL-7B
+def test_released_decoder_file_loads_strict(hidden: int, tmp_path: Path) -> None:
+    """A decoder file written from the release's key list (all 93 tensors, fp16, prefixed) loads
+    strictly with every value in place; a wrong, missing or mis-shaped tensor is refused in one
+    line that names each."""
+    shapes = released_decoder_shapes(hidden)
+    assert len(shapes) == 93
+    file = tmp_path / "pytorch_model.safetensors"
+    state = write_released_decoder(file, shapes, torch.Generator().manual_seed(0))
+    head = read_head(file)
+    assert (head.hidden_size, head.dims, head.strides, len(head.vis_fuse)) == (
+        hidden,
+        256,
+        (1, 2, 4, 8),
+        3,
+    )
+    got = head.state_dict()
+    assert {k: tuple(v.shape) for k, v in got.items()} == shapes
+    for k, v in state.items():
+        assert torch.equal(got[k], v.float()), k
+
+    bad = dict(state)
+    bad["vis_fuse.0.att.q.weight"] = bad.pop("vis_fuse.0.self_att.q.weight")  # an invented name
+    del bad["coef.scale"]
+    bad["vis_fuse.1.ffn.mapping.0.weight"] = torch.zeros(512, 256, dtype=torch.float16)
+    save_file({RELEASED_PREFIX + k: v for k, v in bad.items()}, str(file))
+    with pytest.raises(ModelError) as err:
+        read_head(file)
+    message = str(err.value)
+    assert "\n" not in message and "not the released decoder layout" in message
+    assert "missing 2: coef.scale, vis_fuse.0.self_att.q.weight" in message
+    assert "unexpected 1: vis_fuse.0.att.q.weight" in message
+    assert (
+        "mis-shaped 1: vis_fuse.1.ffn.mapping.0.weight (512, 256) (expected (1024, 256))" in message
+    )
 
 
 def test_files_are_not_modified(released: ReleasedFixture) -> None:

@@ -1,10 +1,13 @@
 """VideoMind's timestamp decoder: the Grounder's ``<|reg|>`` head, its decoding and its losses.
 
 Implements the head of *VideoMind: A Chain-of-LoRA Agent for Temporal-Grounded Video Reasoning*
-(Liu et al., arXiv 2503.13444) as released (``videomind/model/{model,blocks,loss,generator}.py`` on nncore); the module
-and parameter names are the release's, so its ``pytorch_model.safetensors`` (93 tensors, fp16,
-keys prefixed ``base_model.model.``) loads with ``strict=True`` once the prefix is stripped
-(:func:`strip_released_prefix`).
+(Liu et al., arXiv 2503.13444) as released (``videomind/model/{model,blocks,loss,generator}.py``
+on nncore 0.4). The module and parameter names are the release's — the three fuse layers are
+nncore's ``TransformerEncoderLayer`` (``self_att.{q,k,v,m}``, ``self_att_norm``,
+``ffn.mapping.{0,2}``, ``ffn_norm``), the rest ``blocks.py``'s — so its
+``pytorch_model.safetensors`` (93 tensors, fp16, keys prefixed ``base_model.model.``) loads with
+``strict=True`` once the prefix is stripped (:func:`strip_released_prefix`), and a fuse layer
+computes bit for bit what nncore's does (tests load nncore's random layers into ours).
 
 What the release does, and this module with it:
 
@@ -41,6 +44,8 @@ Deviations (each on purpose):
   its inference does not pad. Training here uses the inference geometry (identical for T ≥ 8).
 - NMS: the release keeps suppressed candidates in its list with score 0 (after the survivors);
   here they are dropped unless ``keep_suppressed=True`` (reproduces the release's list exactly).
+- Non-finite outputs: a point whose span or score is NaN/inf is dropped at decoding; the release
+  kept it in its list (NaN moments and scores downstream).
 - Reversed pairs: the release swaps them with ``Tensor.roll(1)`` on the whole ``(k, 2)`` block,
   which mixes rows when more than one pair is reversed; here each row is swapped.
 - The release's batch reduction keeps the head loss of *one* sample (the smaller of at most two)
@@ -91,7 +96,7 @@ class _TypeEmbedding(nn.Module):
 
 
 class _Attention(nn.Module):
-    """Multi-head self-attention with the release's projection names ``q k v m``."""
+    """nncore's ``MultiHeadAttention`` (projections ``q k v m``; a key mask, no dropout)."""
 
     def __init__(self, dims: int, heads: int) -> None:
         super().__init__()
@@ -104,12 +109,20 @@ class _Attention(nn.Module):
             proj(x).view(b, n, self.heads, d // self.heads).transpose(1, 2)
             for proj in (self.q, self.k, self.v)
         )
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
-        merged: Tensor = self.m(out.transpose(1, 2).reshape(b, n, d))
+        # nncore's arithmetic, so a released decoder computes what it computed: scores /
+        # sqrt(d_head), -inf on masked keys, softmax (fused SDPA differs by ~5e-6 in float32),
+        # and the output projection reads a token-major (N, B, D) buffer as nncore's does (the
+        # GEMM rounds differently on a batch-major one)
+        scores = q @ k.transpose(-1, -2) / (d // self.heads) ** 0.5  # (B, heads, N, N)
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        out = scores.softmax(-1) @ v  # (B, heads, N, d_head)
+        merged: Tensor = self.m(out.permute(2, 0, 1, 3).reshape(n, b, d).transpose(0, 1))
         return merged
 
 
 class _FeedForward(nn.Module):
+    """nncore's ``FeedForwardNetwork``: ``mapping`` = Linear → act → Linear (no dropout)."""
+
     def __init__(self, dims: int, ratio: int, act: str) -> None:
         super().__init__()
         self.mapping = nn.Sequential(
@@ -121,27 +134,36 @@ class _FeedForward(nn.Module):
         return out
 
 
+def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
+    """nncore's ``drop_path``: each sample's branch is kept with probability ``1 − p`` (scaled by
+    ``1 / (1 − p)``), the draw being ``floor(1 − p + U[0, 1))`` — the same uniform draws as
+    nncore, so a seeded run drops the same samples."""
+    if p == 0 or not training:
+        return x
+    keep = 1 - p
+    size = (x.shape[0],) + (1,) * (x.dim() - 1)
+    return x / keep * (keep + torch.rand(size, dtype=x.dtype, device=x.device)).floor()
+
+
 class _FuseLayer(nn.Module):
-    """Pre-norm transformer encoder layer with per-sample drop-path on both branches."""
+    """nncore 0.4's ``TransformerEncoderLayer`` as VideoMind builds it (pre-norm, 8 heads, FFN ×4,
+    drop-path on both branches, no positional term): the same parameter names
+    (``self_att.{q,k,v,m}``, ``self_att_norm``, ``ffn.mapping.{0,2}``, ``ffn_norm``) and, seeded
+    alike, the same outputs in training and in eval mode (tested against nncore)."""
 
     def __init__(self, dims: int, heads: int, ratio: int, droppath: float, act: str) -> None:
         super().__init__()
-        self.att = _Attention(dims, heads)
+        self.self_att = _Attention(dims, heads)
+        self.self_att_norm = nn.LayerNorm(dims)
         self.ffn = _FeedForward(dims, ratio, act)
-        self.norm1 = nn.LayerNorm(dims)
-        self.norm2 = nn.LayerNorm(dims)
+        self.ffn_norm = nn.LayerNorm(dims)
         self.droppath = droppath
 
-    def _drop(self, x: Tensor) -> Tensor:
-        if not self.training or self.droppath == 0:
-            return x
-        keep = 1 - self.droppath
-        alive = torch.rand(x.shape[0], 1, 1, device=x.device, dtype=x.dtype) < keep
-        return x * alive / keep
-
     def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:
-        x = x + self._drop(self.att(self.norm1(x), key_mask))
-        return x + self._drop(self.ffn(self.norm2(x)))
+        x = x + drop_path(
+            self.self_att(self.self_att_norm(x), key_mask), self.droppath, self.training
+        )
+        return x + drop_path(self.ffn(self.ffn_norm(x)), self.droppath, self.training)
 
 
 class _Pyramid(nn.Module):
@@ -423,12 +445,19 @@ def decode(
     sample's ``T`` and scaled by it, NMS runs on the normalised spans, then the top ``top_k``
     are clamped to ``[0, duration]`` and reversed pairs swapped. ``keep_suppressed=True``
     appends the suppressed candidates with score 0, as the release's list does.
+
+    Points whose span or score is not finite (a head producing NaN or inf: the release's
+    "NaN verifier scores" reports) are dropped before NMS, so no NaN reaches a trace or a
+    metric; a sample left with none gets no candidates (the agent then answers from the whole
+    video).
     """
     if len(durations) != len(out.lengths):
         raise ModelError(f"{len(durations)} durations for a batch of {len(out.lengths)}")
     results = []
     for i, duration in enumerate(durations):
         spans, scores = _spans(out, i)
+        finite = torch.isfinite(spans).all(1) & torch.isfinite(scores)  # a NaN/inf head output
+        spans, scores = spans[finite], scores[finite]
         order, suppressed = nms(spans, scores, nms_iou)
         final = scores[order].masked_fill(suppressed, 0.0)
         if not keep_suppressed:

@@ -37,7 +37,12 @@ import torch
 from framescope.errors import ModelError
 from framescope.fileio import atomic_write_bytes, write_json
 from framescope.models.adapters import ROLES, Roles
-from framescope.models.timestamp_head import RELEASED_PREFIX, TimestampHead, strip_released_prefix
+from framescope.models.timestamp_head import (
+    RELEASED_PREFIX,
+    STRIDES,
+    TimestampHead,
+    strip_released_prefix,
+)
 
 CONFIG = "config.json"
 HEAD_FILE = "pytorch_model.safetensors"
@@ -148,39 +153,63 @@ def plan_for_roles(roles: Iterable[str]) -> tuple[str, ...]:
 
 def load_head(ckpt: VideoMindCheckpoint, hidden_act: str = "silu") -> TimestampHead | None:
     """The timestamp decoder (strict load, float32), or ``None`` when the folder has none."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     if ckpt.head_file is None:
         return None
-    try:
-        state = strip_released_prefix(load_file(str(ckpt.head_file)))
-    except (OSError, SafetensorError) as e:
-        raise ModelError(f"{ckpt.head_file}: not a readable safetensors file ({e})") from e
-    proj = state.get("vis_proj.1.weight")
-    if proj is None or proj.ndim != 2:
-        raise ModelError(f"{ckpt.head_file}: no timestamp decoder weights (vis_proj.1.weight)")
-    dims, hidden = proj.shape
-    levels = state["coef.scale"].shape[0] if "coef.scale" in state else 0
-    layers = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("vis_fuse.")), default=2)
     # attention heads leave no trace in the weights: framescope's layout records them
     resolved = ckpt.path / RESOLVED
     info = (_read_json(resolved).get("head") or {}) if resolved.is_file() else {}
+    return read_head(ckpt.head_file, hidden_act, heads=int(info.get("heads", 8)))
+
+
+def read_head(file: Path, hidden_act: str = "silu", heads: int = 8) -> TimestampHead:
+    """A decoder file in the released layout (prefixed keys, any float dtype) as a float32
+    :class:`TimestampHead` in eval mode, its shape read off the weights. Strict: a missing,
+    unexpected or mis-shaped tensor is a :class:`ModelError` that names every one."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = strip_released_prefix(load_file(str(file)))
+    except (OSError, SafetensorError) as e:
+        raise ModelError(f"{file}: not a readable safetensors file ({e})") from e
+    proj = state.get("vis_proj.1.weight")
+    if proj is None or proj.ndim != 2:
+        raise ModelError(f"{file}: no timestamp decoder weights (vis_proj.1.weight)")
+    dims, hidden = proj.shape
+    scale = state.get("coef.scale")
+    levels = scale.shape[0] if scale is not None and scale.ndim == 1 else len(STRIDES)
+    fused = [int(k.split(".")[1]) for k in state if k.split(".")[0] == "vis_fuse"]
     head = TimestampHead(
         int(hidden),
         dims=int(dims),
         act=hidden_act,
         strides=tuple(2**k for k in range(levels)),
-        heads=int(info.get("heads", 8)),
-        num_layers=layers,
+        heads=heads,
+        num_layers=1 + max(fused, default=2),
     )
-    try:
-        head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
-        raise ModelError(
-            f"{ckpt.head_file}: not the released decoder layout ({' '.join(str(e).split())[:400]})"
-        ) from e
+    problems = layout_problems(head.state_dict(), state)
+    if problems:
+        raise ModelError(f"{file}: not the released decoder layout: {problems}")
+    head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return head.eval()
+
+
+def layout_problems(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    """Every missing, unexpected and mis-shaped key of ``found`` against ``expected``, on one
+    line ('' when the layouts agree)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shaped = [
+        f"{k} {tuple(found[k].shape)} (expected {tuple(expected[k].shape)})"
+        for k in sorted(set(expected) & set(found))
+        if found[k].shape != expected[k].shape
+    ]
+    parts = [
+        f"{what} {len(keys)}: {', '.join(keys)}"
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shaped))
+        if keys
+    ]
+    return "; ".join(parts)
 
 
 @dataclass
@@ -331,7 +360,7 @@ def head_config(head: TimestampHead) -> dict[str, Any]:
         "act": head.act,
         "strides": list(head.strides),
         "layers": len(head.vis_fuse),
-        "heads": head.vis_fuse[0].att.heads,
+        "heads": head.vis_fuse[0].self_att.heads,
     }
 
 
@@ -344,7 +373,8 @@ def save_head(path: str | os.PathLike[str], head: TimestampHead) -> Path:
 
 
 def load_head_weights(path: str | os.PathLike[str], head: TimestampHead) -> TimestampHead:
-    """Load a saved head's weights (released or framescope file) into ``head`` (strict)."""
+    """Load a saved head's weights (released or framescope file) into ``head`` (strict: a
+    missing, unexpected or mis-shaped tensor is a :class:`ModelError` naming each)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -352,12 +382,10 @@ def load_head_weights(path: str | os.PathLike[str], head: TimestampHead) -> Time
         state = strip_released_prefix(load_file(str(path)))
     except (OSError, SafetensorError) as e:
         raise ModelError(f"{path}: not a readable safetensors file ({e})") from e
-    try:
-        head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    except RuntimeError as e:
-        raise ModelError(
-            f"{path}: decoder weights do not fit this head ({' '.join(str(e).split())[:300]})"
-        ) from e
+    problems = layout_problems(head.state_dict(), state)
+    if problems:
+        raise ModelError(f"{path}: decoder weights do not fit this head: {problems}")
+    head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return head
 
 
