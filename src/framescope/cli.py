@@ -88,57 +88,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from framescope.fileio import write_json, write_png
-    from framescope.types import Window
-    from framescope.video.probe import probe
-    from framescope.video.sampling import sample
-    from framescope.video.synth import demo_video
-    from framescope.viz import contact_sheet
+    from framescope.demo import print_result, run_demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    video, event = demo_video(out / "demo.mp4", seed=args.seed)
-    info = probe(video)
-    overview = sample(info, num_frames=16)
-    zoom = sample(info, Window(event.window.start, event.window.end), fps=args.fps)
-    report = {
-        "video": info.to_dict(),
-        "event": event.to_dict(),
-        "overview": {
-            "frames": len(overview),
-            "timestamps": overview.timestamps,
-            "notes": overview.notes,
-        },
-        "zoom": {
-            "window": zoom.window.to_list() if zoom.window else None,
-            "fps": args.fps,
-            "frames": len(zoom),
-            "frame_size": list(zoom.frames.shape[1:3]),
-            "timestamps": zoom.timestamps,
-            "notes": zoom.notes,
-        },
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    for name, clip, title in [
-        (
-            "overview.png",
-            overview,
-            f"uniform overview: {len(overview)} frames of {info.duration:.1f} s",
-        ),
-        ("zoom.png", zoom, f"span {zoom.window} at {args.fps:g} fps: {len(zoom)} frames"),
-    ]:
-        write_png(out / name, contact_sheet(clip, title=title))
-    write_json(out / "report.json", report)
-    print(f"synthetic video: {video} ({info.duration:.1f} s, {info.width}x{info.height})")
-    print(f"event: {event.description} at {event.window}")
-    print(
-        f"overview: {len(overview)} frames; zoom: {len(zoom)} frames at {args.fps:g} fps from {zoom.window}"
-    )
-    print(
-        f"report: {out / 'report.json'}, contact sheets: {out / 'overview.png'}, {out / 'zoom.png'}"
-    )
-    _demo_infer(out, video, event.window, event.description, args.fps, args.seed)
+    _quiet_transformers()
+    print_result(run_demo(args.out, seed=args.seed, grounding=args.grounding, device=args.device))
     return 0
 
 
@@ -188,33 +141,6 @@ def _print_trace(trace) -> None:  # trace: framescope.types.Trace
     )
 
 
-def _demo_infer(out: Path, video: Path, window, description: str, fps: float, seed: int) -> None:
-    """``infer --method dynframe`` on the demo video with a tiny random-weight Qwen3-VL; the first
-    request is prefilled (a random model would almost never write one)."""
-    from framescope.fileio import write_json
-    from framescope.methods import DynFrame, InferConfig, Sample
-    from framescope.models.hf import load_backend
-    from framescope.models.tiny import save_tiny_model
-    from framescope.retrieval.grammar import format_request
-
-    _quiet_transformers()
-    model = save_tiny_model("qwen3_vl", out / "tiny_qwen3_vl", seed=seed, overwrite=True)
-    request = format_request(window, fps)
-    sample = Sample(
-        "demo",
-        str(video),
-        f"When does this happen: {description}? Answer in seconds.",
-        prefill=f"<think>Let me look closer. {request}",
-    )
-    trace = DynFrame().run(load_backend(model), [sample], InferConfig(max_new_tokens=32))[0]
-    write_json(out / "infer_trace.json", trace.to_dict())
-    print(f"\ninfer --method dynframe with a tiny Qwen3-VL ({model})")
-    print("random weights: the text is noise; this shows the pipeline")
-    print(f"the first request was prefilled: {request}")
-    _print_trace(trace)
-    print(f"trace: {out / 'infer_trace.json'}")
-
-
 def cmd_infer(args: argparse.Namespace) -> int:
     from framescope.errors import ConfigError
     from framescope.fileio import write_json
@@ -230,22 +156,32 @@ def cmd_infer(args: argparse.Namespace) -> int:
     method = _videomind_method(args) if args.method == "videomind" else get_method(args.method)
     probe(args.video)  # a bad video fails here, before a model is loaded
     _quiet_transformers()
+    from framescope.models.default import resolve_model
+
     backend = load_backend(
-        args.model,
+        resolve_model(args.model, args.method),
         dtype=args.dtype,
         device=args.device,
         attn_implementation=args.attn,
         base_model=args.base_model,
         roles=args.roles,
     )
+    from framescope.models.default import DEFAULT, default_settings
+
+    # unset options: the shipped model's own settings, else the library's defaults
+    preset = default_settings() if args.model in (None, DEFAULT) else {}
+    settings = {
+        k: getattr(args, k)
+        if getattr(args, k) is not None
+        else preset.get(k, getattr(InferConfig, k))
+        for k in ("max_new_tokens", "overview_fps", "overview_max_frames")
+    }
     config = InferConfig(
-        max_new_tokens=args.max_new_tokens,
         sampling=Sampling(args.temperature, args.top_p, args.top_k),
         seed=args.seed,
         budgets=Budgets(args.max_frames, args.max_rounds, args.max_fps, args.max_visual_tokens),
-        overview_fps=args.overview_fps,
-        overview_max_frames=args.overview_max_frames,
         system=args.system,
+        **settings,
     )
     sample = Sample(
         "cli", args.video, question, tuple(args.options or ()), args.prefill, args.subtitles
@@ -379,8 +315,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from framescope.eval.runner import EvalConfig, eval_config, evaluate, load_eval_config
     from framescope.eval.score import format_table
+    from framescope.models.default import resolve_model
 
     given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(EvalConfig)}
+    if args.model == "default" or (args.model is None and not args.config):
+        from framescope.models.default import default_settings
+
+        given["model"] = resolve_model(None, args.method or "dynframe")
+        for key, value in default_settings().items():  # the shipped model's own, unless given
+            if given.get(key) is None:
+                given[key] = value
     if args.config:
         config = load_eval_config(args.config, **given)
     else:
@@ -541,13 +485,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="synthesise a video, sample it, run dynframe with a tiny random model (no downloads)",
+        help="the trained default model answers questions about a video synthesised now "
+        "(counting, grounding, multiple choice), checked against the exact ground truth",
     )
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="which demo video (default 0)")
     p.add_argument(
-        "--fps", type=_number, default=4.0, help="density of the zoomed-in span (default 4)"
+        "--grounding",
+        default="videomind",
+        choices=["videomind", "dynframe"],
+        help="which method answers the grounding questions (default videomind)",
     )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
@@ -556,14 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("video")
     p.add_argument("--question", required=True, help="the question about the video")
-    p.add_argument("--model", required=True, metavar="PATH", help="local checkpoint folder")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="local checkpoint folder (default, or 'default': the trained model framescope ships)",
+    )
     p.add_argument("--method", default="dynframe", choices=["direct", "dynframe", "videomind"])
     p.add_argument("--trace", metavar="out.json", help="write the full trace as JSON here")
     p.add_argument("--options", nargs="+", metavar="TEXT", help="answer options (A, B, …)")
     p.add_argument(
         "--prefill", default="", help="force the start of the answer (e.g. a first request)"
     )
-    p.add_argument("--max-new-tokens", type=int, default=1024, help="sampled tokens (default 1024)")
+    p.add_argument("--max-new-tokens", type=int, help="sampled tokens (default 1024)")
     p.add_argument("--temperature", type=_number, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-p", type=_number, default=1.0)
     p.add_argument("--top-k", type=int, default=0)
@@ -578,10 +531,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="visual tokens per answer, overview included (default 32768)",
     )
     p.add_argument(
-        "--overview-fps", type=_number, default=0.5, help="overview density (default 0.5)"
+        "--overview-fps",
+        type=_number,
+        help="overview density (default 0.5; the default model's own)",
     )
     p.add_argument(
-        "--overview-max-frames", type=int, default=64, help="overview frame cap (default 64)"
+        "--overview-max-frames",
+        type=int,
+        help="overview frame cap (default 64; the default model's own)",
     )
     p.add_argument("--system", help="system prompt (default: the chat template's)")
     p.add_argument(
@@ -692,7 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark", choices=list(BENCHMARKS), metavar="BENCHMARK", help=", ".join(BENCHMARKS)
     )
     p.add_argument("--data-root", metavar="DIR", help="the benchmark's files (layouts above)")
-    p.add_argument("--model", metavar="PATH", help="local checkpoint folder")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="local checkpoint folder (default, or 'default': the trained model framescope ships)",
+    )
     p.add_argument(
         "--method", help="direct, dynframe or another registered method (default dynframe)"
     )

@@ -94,7 +94,9 @@ def _questions(world: Path) -> list[tuple[str, Any, dict[str, Any]]]:
     by_task = {"charades_sta": [], "videomme": []}  # type: dict[str, list[Any]]
     for it in items:
         by_task.setdefault(it.id.partition("/")[0], []).append(it)
-    tasks = {t["kind"]: [x for x in video["tasks"] if x["kind"] == t["kind"]] for t in video["tasks"]}
+    tasks = {
+        t["kind"]: [x for x in video["tasks"] if x["kind"] == t["kind"]] for t in video["tasks"]
+    }
     out: list[tuple[str, Any, dict[str, Any]]] = []
     for item, task in zip(by_task["videomme"], tasks.get("multiple_choice", [])):
         kind = "counting" if task["type"] == "Counting Problem" else "multiple choice"
@@ -170,15 +172,30 @@ def _judge(kind: str, item: Any, task: dict[str, Any], trace: Trace, method: str
         if method == "videomind":
             looked = tuple(trace.answer.windows[:1])
         return DemoAnswer(
-            kind, item.question, (), task["answer"], answer, iou >= IOU_RIGHT, method, looked,
-            round(iou, 3), trace,
+            kind,
+            item.question,
+            (),
+            task["answer"],
+            answer,
+            iou >= IOU_RIGHT,
+            method,
+            looked,
+            round(iou, 3),
+            trace,
         )
     letter = trace.answer.letter
     options = tuple(item.options)
     shown = f"({letter}) {options[LETTERS.index(letter)]}" if letter else "(no option)"
     truth = f"({task['answer']}) {options[LETTERS.index(task['answer'])]}"
     return DemoAnswer(
-        kind, item.question, options, truth, shown, letter == task["answer"], method, looked,
+        kind,
+        item.question,
+        options,
+        truth,
+        shown,
+        letter == task["answer"],
+        method,
+        looked,
         trace=trace,
     )
 

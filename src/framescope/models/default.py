@@ -6,6 +6,7 @@ non-editable install has them too):
 
     default_model/
       MODEL_CARD.md      what it was trained on, its measured numbers, what it does not know
+      settings.json      the inference settings it was trained for (overview density, …)
       dynframe/          a Qwen3-VL checkpoint (transformers folder): the DynFrame model
       videomind/         a VideoMind checkpoint: grounder + verifier adapters, timestamp head,
         base/            and the Qwen2.5-VL base they sit on (base_model_path "base")
@@ -17,8 +18,10 @@ disappear, move, change colour and blink, asked about in the world's prompts.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from framescope.errors import ModelError
 
@@ -55,3 +58,14 @@ def resolve_model(model: str | None, method: str = "dynframe") -> str:
     if model is None or model == DEFAULT:
         return str(default_checkpoint(method))
     return model
+
+
+def default_settings() -> dict[str, Any]:
+    """The inference settings the shipped checkpoints were trained for (``settings.json``:
+    ``overview_fps``, ``overview_max_frames``, ``max_new_tokens``); a caller's explicit
+    settings win over them."""
+    path = default_root() / "settings.json"
+    if not path.is_file():
+        return {}
+    settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return settings

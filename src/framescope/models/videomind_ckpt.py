@@ -28,7 +28,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class VideoMindCheckpoint:
     config: dict[str, Any]  # config.json as read
     # framescope.json's "agent": the agent settings the roles were trained for (AgentConfig
     # fields, e.g. role_tokens), used when the caller leaves the agent at its defaults
-    agent: dict[str, Any] = field(default_factory=dict)
+    agent: dict[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def processor_path(self) -> Path:
@@ -368,7 +369,9 @@ def save_head(path: str | os.PathLike[str], head: TimestampHead) -> Path:
     """Write the head's weights as the release does (safetensors, keys ``base_model.model.*``)."""
     from safetensors.torch import save
 
-    state = {RELEASED_PREFIX + k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()}
+    state = {
+        RELEASED_PREFIX + k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()
+    }
     return atomic_write_bytes(path, save(state, metadata={"format": "pt"}))
 
 

@@ -123,7 +123,13 @@ class SFTModule(nn.Module):
                 capture.states[-1], kwargs["input_ids"], batch, self.ids, rows
             )
             parts = grounder_head.head_loss_sums(
-                self.head, video, mask, query, [batch.spans[i] for i in rows], self.head_cfg, generator
+                self.head,
+                video,
+                mask,
+                query,
+                [batch.spans[i] for i in rows],
+                self.head_cfg,
+                generator,
             )
             sums.update(focal=parts.focal, l1=parts.l1, contrastive=parts.contrastive)
         return sums
@@ -154,7 +160,9 @@ def export_for(
                 agent=agent,
             )
             if shared:  # one adapter playing both roles: the same files under each name
-                shutil.copytree(folder / "videomind" / "grounder", folder / "videomind" / "verifier")
+                shutil.copytree(
+                    folder / "videomind" / "grounder", folder / "videomind" / "verifier"
+                )
         elif trainable.peft:
             trainable.model.save_pretrained(folder / "adapter")  # type: ignore[operator]
             backend.processor.save_pretrained(folder / "adapter")
@@ -272,7 +280,9 @@ class _SFTLoop:
         for i in indices:
             record = self.records.items[i]
             # a shared adapter's run mixes grounder and verifier records
-            make = EXAMPLES["verifier" if isinstance(record, VerifierRecord) else self.cfg.data.format]
+            make = EXAMPLES[
+                "verifier" if isinstance(record, VerifierRecord) else self.cfg.data.format
+            ]
             try:
                 examples.append(make(self.trainable.backend, record, self.settings))
             except RecordError as e:
