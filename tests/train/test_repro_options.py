@@ -16,8 +16,8 @@ from framescope.data.collate import VideoSettings, dm_cot_example
 from framescope.errors import ConfigError
 from framescope.models.hf import load_backend
 from framescope.models.videomind_ckpt import read_checkpoint
-from framescope.train.sft import build_module, train_sft
 from framescope.train.runtime import Run
+from framescope.train.sft import build_module, train_sft
 from framescope.video.sampling import PixelBudget
 
 from .conftest import recipe
