@@ -287,11 +287,11 @@ def save_videomind(
     token_ids: TokenIds,
     processor: Any = None,
     overwrite: bool = False,
-    agent: dict[str, Any] | None = None,
+    agent_settings: dict[str, Any] | None = None,
 ) -> Path:
     """Write framescope's layout: the released files (config.json with the agent fields, head,
-    role folders, processor) plus ``framescope.json`` (with ``agent``: the agent settings the
-    roles were trained for, e.g. ``{"role_tokens": [12, 12]}``). Assembled beside ``out_dir`` and renamed
+    role folders, processor) plus ``framescope.json`` (with ``agent_settings`` as ``agent``: the
+    agent settings the roles were trained for, e.g. ``{"role_tokens": [12, 12]}``). Assembled beside ``out_dir`` and renamed
     into place, so a reader never sees half a checkpoint."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -307,7 +307,7 @@ def save_videomind(
     tmp.mkdir()
     try:
         config = base.config.to_dict()
-        agent = {
+        fields = {
             "model_type": AGENT_MODEL_TYPE,
             "architectures": ["AgentQwen2VLForConditionalGeneration"],
             "role": "grounder" if "grounder" in roles.names else roles.names[0],
@@ -315,7 +315,7 @@ def save_videomind(
             "base_model_path": base_model_path,
             **{TOKEN_FIELDS[k]: v for k, v in vars(token_ids).items()},
         }
-        write_json(tmp / CONFIG, {**config, **agent})
+        write_json(tmp / CONFIG, {**config, **fields})
         roles.save(tmp)
         head_info = None
         if head is not None:
@@ -340,7 +340,7 @@ def save_videomind(
                     for r, c in roles.model.peft_config.items()
                 },
                 "head": head_info,
-                "agent": agent or {},
+                "agent": agent_settings or {},
                 **{TOKEN_FIELDS[k]: v for k, v in vars(token_ids).items()},
             },
         )

@@ -157,7 +157,7 @@ def export_for(
                 str(trainable.base_path.resolve()),
                 grounder_head.token_ids(backend),
                 processor=backend.processor,
-                agent=agent,
+                agent_settings=agent,
             )
             if shared:  # one adapter playing both roles: the same files under each name
                 shutil.copytree(
