@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 # the worlds: training (seed 1000) and held-out evaluation (seed 2000); demo videos use 10^7+
 TRAIN_WORLD = dict(seed=1000, num_videos=300, duration=(16, 24))
 TEST_WORLD = dict(seed=2000, num_videos=125, duration=(16, 24))
-DF_WARM_STEPS, VM_WARM_STEPS = 800, 600
+DF_WARM_STEPS, VM_WARM_STEPS = 800, 1200
 # DynFrame inference as trained: overview 1 fps (<= 32 frames), one retrieval, 384 tokens
 DF_EVAL = ["--overview-fps", "1", "--overview-max-frames", "32", "--max-new-tokens", "384"]
 VM_EVAL = ["--max-new-tokens", "48"]  # the grounder's reply; the answerer is not scored here
