@@ -18,7 +18,7 @@ LAYERS = (
     ("synth",),
     ("eval",),
     ("data",),
-    ("train", "serve"),
+    ("train", "serve", "demo"),
     ("cli",),
 )
 RANK = {name: k for k, names in enumerate(LAYERS) for name in names}

@@ -92,15 +92,21 @@ class Budgets:
     max_rounds: int = option(3, "fetched retrievals per episode")
     max_fps: float = option(30.0, "density ceiling of a request (the release: integers 1-30)")
     max_visual_tokens: int = option(32768, "visual tokens per episode, the overview included")
+    fixed_fps: float | None = option(
+        None,
+        "serve every accepted request at this density whatever the model wrote (the "
+        "fixed-density ablation: the model picks the window, the runtime the density)",
+    )
 
     def __post_init__(self) -> None:
         require(
             self.max_frames >= 2
             and self.max_rounds >= 0
             and self.max_fps > 0
-            and self.max_visual_tokens >= 0,
+            and self.max_visual_tokens >= 0
+            and (self.fixed_fps is None or 0 < self.fixed_fps <= self.max_fps),
             f"bad retrieval budgets {self}: need max_frames >= 2, max_rounds >= 0, "
-            "max_fps > 0, max_visual_tokens >= 0",
+            "max_fps > 0, max_visual_tokens >= 0, 0 < fixed_fps <= max_fps",
         )
 
     def report(self) -> RetrievalBudgets:

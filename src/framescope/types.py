@@ -396,6 +396,7 @@ class RetrievalBudgets:
     max_rounds: int
     max_fps: float
     max_visual_tokens: int
+    fixed_fps: float | None = None  # every retrieval served at this density (an ablation)
 
 
 @dataclass(frozen=True)
@@ -424,6 +425,11 @@ class AgentBudgets:
 _CASTS: dict[str, type] = {"int": int, "float": float, "bool": bool}
 
 
+def _set_values(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` without its unset (``None``) optional limits."""
+    return {k: v for k, v in record.items() if v is not None}
+
+
 def _budgets(obj: dict[str, Any]) -> RetrievalBudgets | AgentBudgets | None:
     """A trace's budgets from their JSON object: none (``{}``: a method without limits), the
     retrieval loop's (they have ``max_rounds``) or the agent's; each number cast to its field's
@@ -431,7 +437,15 @@ def _budgets(obj: dict[str, Any]) -> RetrievalBudgets | AgentBudgets | None:
     if not obj:
         return None
     cls = RetrievalBudgets if "max_rounds" in obj else AgentBudgets
-    return cls(**{f.name: _CASTS[str(f.type)](obj[f.name]) for f in fields(cls)})
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        value = obj.get(f.name)
+        optional = str(f.type).endswith(" | None")
+        if value is None and optional:
+            values[f.name] = None  # an optional limit left unset (or a trace from before it)
+        else:
+            values[f.name] = _CASTS[str(f.type).removesuffix(" | None")](value)
+    return cls(**values)
 
 
 @dataclass
@@ -491,7 +505,7 @@ class Trace:
             "steps": [s.to_dict() for s in self.steps],
             "response": self.response,
             "answer": self.answer.to_dict(),
-            "budgets": asdict(self.budgets) if self.budgets else {},
+            "budgets": _set_values(asdict(self.budgets)) if self.budgets else {},
             "usage": self.usage.to_dict(),
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,

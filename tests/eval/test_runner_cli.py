@@ -161,7 +161,7 @@ def test_bad_input_is_one_line_and_exit_1(case, eval_world, eval_model, tmp_path
         (root / "charades_sta_test.txt").write_text(good)
         i = args.index("--model")
         del args[i : i + 2]
-        expected = "no default model ships with this build"
+        expected = "the default model is not installed"
     assert main(args) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err

@@ -1,4 +1,4 @@
-"""``framescope infer`` and the demo's inference part: output, trace file, one-line errors."""
+"""``framescope infer``: output, trace file, one-line errors (the demo: tests/test_demo.py)."""
 
 from __future__ import annotations
 
@@ -88,16 +88,3 @@ def test_bad_arguments_fail_before_the_model_runtime_is_imported(
         "plain model as videomind": "train one with `framescope train sft",
     }[case]
     assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
-
-
-def test_demo_runs_dynframe_on_a_random_model(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
-    assert "random weights: the text is noise; this shows the pipeline" in out
-    assert "the first request was prefilled: <span>" in out and "budget: 1/3 retrievals" in out
-    trace = Trace.from_dict(json.loads((tmp_path / "demo" / "infer_trace.json").read_text()))
-    report = json.loads((tmp_path / "demo" / "report.json").read_text())
-    assert trace.evidence[0].timestamps == tuple(report["zoom"]["timestamps"])
-    assert trace.steps[0].forced.startswith("<think>Let me look closer. <span>")

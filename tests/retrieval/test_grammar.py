@@ -177,6 +177,7 @@ def test_budgets_report_as_plain_numbers() -> None:
         "max_rounds": 3,
         "max_fps": 30.0,
         "max_visual_tokens": 32768,
+        "fixed_fps": None,
     }
 
 

@@ -32,10 +32,12 @@ with at most ``InferConfig.max_new_tokens`` tokens (the release: 256).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import groupby
+from typing import Any
 
 from framescope.agent.answerer import answer_prompt, answer_window
 from framescope.agent.grounder import (
@@ -53,6 +55,7 @@ from framescope.agent.verifier import (
     verifier_prompt,
     zoom,
 )
+from framescope.errors import ModelError
 from framescope.models.backend import Backend
 from framescope.models.timestamp_head import Candidates
 from framescope.settings import ANSWERER, GROUNDER, PLANNER, VERIFIER, AgentConfig, InferConfig
@@ -186,7 +189,8 @@ def run_agent(
     """Run VideoMind over ``samples`` in batches of ``config.batch_size``; one trace per sample,
     in order (a sample that cannot be read or sampled gets a trace with ``error``). ``backend``
     must come from a VideoMind checkpoint (:class:`~framescope.errors.ModelError` otherwise)."""
-    videomind(backend, agent)  # a wrong checkpoint fails before any batch
+    vm = videomind(backend, agent)  # a wrong checkpoint fails before any batch
+    agent = checkpoint_settings(agent, vm.checkpoint.agent)
     if config.frame_cache is None:  # one decoded-frame cache for every batch
         config = replace(config, frame_cache=FrameCache())
     stages = (plan, ground, verify, answer) if agent.planner else (ground, verify, answer)
@@ -198,6 +202,25 @@ def run_agent(
             stage(session)  # each role: one batched call over the episodes still running
         traces += session.finish()
     return traces
+
+
+def checkpoint_settings(agent: AgentConfig, recorded: dict[str, Any]) -> AgentConfig:
+    """``agent`` over the settings a checkpoint was trained for (``framescope.json``'s ``agent``:
+    e.g. the frame sizes a model trained from scratch knows): a field the caller left at its
+    default takes the recorded value, one the caller set is kept."""
+    if not recorded:
+        return agent
+    fields = {f.name: f for f in dataclasses.fields(AgentConfig)}
+    unknown = sorted(set(recorded) - set(fields))
+    if unknown:
+        raise ModelError(f"checkpoint agent settings: unknown field(s) {', '.join(unknown)}")
+    default = AgentConfig()
+    values = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in recorded.items()
+        if getattr(agent, k) == getattr(default, k)
+    }
+    return dataclasses.replace(agent, **values)
 
 
 class VideoMindAgent:

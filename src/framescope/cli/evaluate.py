@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from framescope import config as cfgs
-from framescope.cli.infer import add_settings, quiet_transformers
+from framescope.cli.infer import add_settings, quiet_transformers, with_model_defaults
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     given = cfgs.given_arguments(args, args.setting_keys)
     if args.benchmark is not None:
         given["benchmark"] = args.benchmark
+    if not args.config:
+        given = with_model_defaults(given)
     config = load_eval_config(args.config, given) if args.config else eval_config(given)
     quiet_transformers()
     summary = evaluate(config, progress=True)

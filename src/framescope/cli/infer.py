@@ -7,12 +7,9 @@
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 from typing import Any
 
 from framescope import config as cfgs
-from framescope.config import number
 from framescope.errors import FramescopeError
 
 
@@ -33,11 +30,21 @@ def add_settings(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> list
     return keys
 
 
+def with_model_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` settings data over the shipped model's own inference settings when the model
+    is the shipped one (the frame rates and token counts it was trained for)."""
+    from framescope.models.default import DEFAULT, default_infer_data
+
+    if given.get("backend", {}).get("model", DEFAULT) != DEFAULT:
+        return given
+    return cfgs.merge(default_infer_data(), given)
+
+
 def settings(args: argparse.Namespace, keys: list[str]) -> tuple[Any, Any, Any]:
     """``(BackendConfig, InferConfig, AgentConfig)`` from the flags given (defaults elsewhere)."""
     from framescope.settings import AgentConfig, BackendConfig, InferConfig
 
-    given = cfgs.given_arguments(args, keys)
+    given = with_model_defaults(cfgs.given_arguments(args, keys))
     return (
         cfgs.build(BackendConfig, given.get("backend", {}), "backend."),
         cfgs.build(InferConfig, given.get("infer", {}), "infer."),
@@ -91,33 +98,6 @@ def print_trace(trace) -> None:  # trace: framescope.types.Trace
     )
 
 
-def _demo_infer(out: Path, video: Path, window, description: str, fps: float, seed: int) -> None:
-    """``infer --method dynframe`` on the demo video with a tiny random-weight Qwen3-VL; the first
-    request is prefilled (a random model would almost never write one)."""
-    from framescope.fileio import write_json
-    from framescope.methods import DynFrame, InferConfig, Sample
-    from framescope.models.hf import load_backend
-    from framescope.models.tiny import save_tiny_model
-    from framescope.retrieval.grammar import format_request
-
-    quiet_transformers()
-    model = save_tiny_model("qwen3_vl", out / "tiny_qwen3_vl", seed=seed, overwrite=True)
-    request = format_request(window, fps)
-    sample = Sample(
-        "demo",
-        str(video),
-        f"When does this happen: {description}? Answer in seconds.",
-        prefill=f"<think>Let me look closer. {request}",
-    )
-    trace = DynFrame().run(load_backend(model), [sample], InferConfig(max_new_tokens=32))[0]
-    write_json(out / "infer_trace.json", trace.to_dict())
-    print(f"\ninfer --method dynframe with a tiny Qwen3-VL ({model})")
-    print("random weights: the text is noise; this shows the pipeline")
-    print(f"the first request was prefilled: {request}")
-    print_trace(trace)
-    print(f"trace: {out / 'infer_trace.json'}")
-
-
 def cmd_infer(args: argparse.Namespace) -> int:
     from framescope.errors import ConfigError
     from framescope.models.folders import check_method
@@ -129,7 +109,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     if not question:
         raise ConfigError("the question is empty")
     backend_cfg, infer_cfg, agent_cfg = settings(args, args.setting_keys)
-    check_method(backend_cfg.model, args.method)
+    model = check_method(backend_cfg.model, args.method)
     probe(args.video)
 
     from framescope.fileio import write_json
@@ -140,7 +120,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     method = make_method(args.method, agent_cfg)
     quiet_transformers()
     backend = load_backend(
-        backend_cfg.model,
+        model,
         dtype=backend_cfg.dtype,
         device=backend_cfg.device,
         attn_implementation=backend_cfg.attn,
@@ -199,56 +179,13 @@ def print_agent_trace(trace) -> None:  # trace: framescope.types.Trace
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from framescope.fileio import output_folder, write_json, write_png
-    from framescope.synth import demo_video
-    from framescope.types import Window
-    from framescope.video.probe import probe
-    from framescope.video.sampling import sample
-    from framescope.viz import contact_sheet
+    from framescope.fileio import output_folder
 
-    out = output_folder(args.out, args.overwrite)
-    t0 = time.perf_counter()
-    video, event = demo_video(out / "demo.mp4", seed=args.seed)
-    info = probe(video)
-    overview = sample(info, num_frames=16)
-    zoom = sample(info, Window(event.window.start, event.window.end), fps=args.fps)
-    report = {
-        "video": info.to_dict(),
-        "event": event.to_dict(),
-        "overview": {
-            "frames": len(overview),
-            "timestamps": overview.timestamps,
-            "notes": overview.notes,
-        },
-        "zoom": {
-            "window": zoom.window.to_list() if zoom.window else None,
-            "fps": args.fps,
-            "frames": len(zoom),
-            "frame_size": list(zoom.frames.shape[1:3]),
-            "timestamps": zoom.timestamps,
-            "notes": zoom.notes,
-        },
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    for name, clip, title in [
-        (
-            "overview.png",
-            overview,
-            f"uniform overview: {len(overview)} frames of {info.duration:.1f} s",
-        ),
-        ("zoom.png", zoom, f"span {zoom.window} at {args.fps:g} fps: {len(zoom)} frames"),
-    ]:
-        write_png(out / name, contact_sheet(clip, title=title))
-    write_json(out / "report.json", report)
-    print(f"synthetic video: {video} ({info.duration:.1f} s, {info.width}x{info.height})")
-    print(f"event: {event.description} at {event.window}")
-    print(
-        f"overview: {len(overview)} frames; zoom: {len(zoom)} frames at {args.fps:g} fps from {zoom.window}"
-    )
-    print(
-        f"report: {out / 'report.json'}, contact sheets: {out / 'overview.png'}, {out / 'zoom.png'}"
-    )
-    _demo_infer(out, video, event.window, event.description, args.fps, args.seed)
+    output_folder(args.out, args.overwrite)
+    quiet_transformers()
+    from framescope.demo import print_result, run_demo
+
+    print_result(run_demo(args.out, seed=args.seed, grounding=args.grounding, device=args.device))
     return 0
 
 
@@ -256,22 +193,28 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
     p = sub.add_parser(
         "demo",
         parents=[common],
-        help="synthesise a video, sample it, run dynframe with a tiny random model (no downloads)",
+        help="the trained default model answers questions about a video synthesised now "
+        "(counting, grounding, multiple choice), checked against the exact ground truth",
     )
     p.add_argument(
         "--out", default="demo_out", help="output folder, must be empty (default: demo_out)"
     )
     p.add_argument("--overwrite", action="store_true", help="clear a non-empty --out first")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="which demo video (default 0)")
     p.add_argument(
-        "--fps", type=number, default=4.0, help="density of the zoomed-in span (default 4)"
+        "--grounding",
+        default="videomind",
+        choices=["videomind", "dynframe"],
+        help="which method answers the grounding questions (default videomind)",
     )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
         "infer",
         parents=[common],
-        help="answer a question about a video with a local checkpoint (direct, dynframe, videomind)",
+        help="answer a question about a video (direct, dynframe, videomind; the shipped model "
+        "unless --model names a local checkpoint)",
     )
     p.add_argument("video")
     p.add_argument("--question", required=True, help="the question about the video")

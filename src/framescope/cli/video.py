@@ -105,7 +105,12 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     out = save_tiny_model(
-        args.family, args.out, preset=args.preset, seed=args.seed, overwrite=args.force
+        args.family,
+        args.out,
+        preset=args.preset,
+        seed=args.seed,
+        overwrite=args.force,
+        numbers=args.numbers,
     )
     print(
         f"{args.preset} random-weight {args.family} (seed {args.seed}) → {out} "
@@ -209,9 +214,11 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
     p.add_argument(
         "--preset",
         default="tiny",
-        choices=["tiny", "small", "7b"],
-        help="tiny (tests), small (CPU benchmarks) or 7b (qwen2_5_vl only; ~16 GB)",
+        choices=["tiny", "train", "small", "7b"],
+        help="tiny (tests), train (~1M parameters, trainable on a CPU), small (CPU benchmarks) "
+        "or 7b (qwen2_5_vl only; ~16 GB)",
     )
+    p.add_argument("--numbers", action="store_true", help="whole tokens for 0-99 and 0.0-99.9")
     p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
     p.add_argument(
         "--overwrite",

@@ -77,6 +77,7 @@ class VideoSettings:
     max_fps: float = 30.0  # densities above this are rejected, as in the loop
     max_length: int | None = None
     cache: FrameCache = field(default_factory=FrameCache)
+    retrieval_fps: float | None = None  # serve every splice at this density (fixed-density arm)
 
 
 @dataclass
@@ -188,6 +189,7 @@ def dm_cot_example(backend: HFBackend, record: DMCoTRecord, settings: VideoSetti
             max_frames=settings.splice_max_frames,
             max_rounds=len(record.requests),
             max_fps=settings.max_fps,
+            fixed_fps=settings.retrieval_fps,
         )
         parts: list[tuple[Segment, bool]] = [(prompt, False)]
         used = Used()

@@ -57,6 +57,7 @@ from framescope.eval.config import CONFIG_FILE, EvalConfig
 from framescope.fileio import write_json
 from framescope.methods import Method, make_method
 from framescope.models.backend import Backend
+from framescope.models.default import resolve_model
 from framescope.settings import AgentConfig, BackendConfig, InferConfig
 from framescope.video.cache import FrameCache
 
@@ -287,8 +288,9 @@ def evaluate(
 
                 b = config.backend
                 device = _device(b.device, world, local_rank)
+                model = resolve_model(b.model, config.method)
                 backend = load_backend(
-                    b.model, b.dtype, device, b.attn, base_model=b.base_model, roles=b.roles
+                    model, b.dtype, device, b.attn, base_model=b.base_model, roles=b.roles
                 )
             bar = tqdm(
                 total=total,

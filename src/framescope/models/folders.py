@@ -1,8 +1,9 @@
 """What a model folder is, read without loading anything (torch-free, so that the command line
 checks its arguments in milliseconds before a model is loaded).
 
-``"default"`` names the model shipped with the package (:data:`DEFAULT_MODEL`); any other
-value is a local checkpoint folder with a ``config.json`` whose ``model_type`` names the loader.
+A model is a local checkpoint folder with a ``config.json`` whose ``model_type`` names the
+loader; ``"default"`` names the model shipped with the package (:mod:`framescope.models.default`
+resolves it per method).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import os
 from pathlib import Path
 
 from framescope.errors import ModelError
+from framescope.models.default import resolve_model
 
-DEFAULT_MODEL = "default"  # the name of the model shipped with the package
 VIDEOMIND_TYPE = "agent_qwen2_vl"  # VideoMind's released folders
 GET_VIDEOMIND = (
     "a VideoMind checkpoint is a folder in the release's layout (config.json model_type "
@@ -25,13 +26,9 @@ GET_VIDEOMIND = (
 
 
 def model_folder(path: str | os.PathLike[str]) -> Path:
-    """The checkpoint folder ``path`` names; :class:`ModelError` when there is none."""
-    if str(path) == DEFAULT_MODEL:
-        raise ModelError(
-            "no default model ships with this build of framescope: pass --model PATH "
-            "(a local checkpoint folder)"
-        )
-    folder = Path(path)
+    """The checkpoint folder ``path`` names (``"default"``: the shipped DynFrame model);
+    :class:`ModelError` when there is none."""
+    folder = Path(resolve_model(str(path)))
     if not folder.exists():
         raise ModelError(f"{folder}: no such model folder")
     if not folder.is_dir():
@@ -55,12 +52,15 @@ def model_type(path: str | os.PathLike[str]) -> str:
     return kind
 
 
-def check_method(path: str | os.PathLike[str], method: str) -> None:
-    """Refuse, before loading, a folder that is no checkpoint or cannot run ``method``
+def check_method(path: str | os.PathLike[str], method: str) -> str:
+    """The checkpoint folder that runs ``method`` (``"default"``: the shipped one for it);
+    refuses, before loading, a folder that is no checkpoint or cannot run ``method``
     (VideoMind's roles)."""
+    path = resolve_model(str(path), method)
     kind = model_type(path)
     if method == "videomind" and kind != VIDEOMIND_TYPE:
         raise ModelError(
             f"{path}: --method videomind needs a VideoMind checkpoint, not a plain {kind!r} "
             f"model; {GET_VIDEOMIND}"
         )
+    return path

@@ -12,8 +12,15 @@ writes a complete folder that ``AutoProcessor.from_pretrained`` and
 - Chat templates: our own Jinja, behaving like each family's released template (see
   :func:`chat_template`).
 - Presets: ``tiny`` (tests: text hidden 64, 2 layers, vision depth 2, small pixel budgets),
+  ``train`` (~1 M parameters sized for training from scratch on a CPU: text hidden 128, 4 layers,
+  the released initialisation; the synthetic-world reproduction and the shipped default model),
   ``small`` (CPU benchmarks: text hidden 512, 8 layers) and ``7b`` (Qwen2.5-VL only: the released
-  7B shapes, for GPU timing; build it on the device, never in tests). Tied embeddings follow the
+  7B shapes, for GPU timing; build it on the device, never in tests).
+- Number vocabulary (``numbers=True``): whole tokens for the integers 0-99 and the one-decimal
+  numbers 0.0-99.9 (:data:`NUMBER_TOKENS`), so a time in a ``<12.3 seconds>`` frame stamp and in
+  a ``12.30 - 14.50`` answer is the same single token — writing a span becomes copying visible
+  tokens instead of spelling digits. Qwen's real tokenizers split numbers into single digits;
+  this is a property of the offline models only. Tied embeddings follow the
   checkpoints the methods use: Qwen2-VL-2B (VideoMind) and Qwen3-VL-4B (DynFrame) tie,
   Qwen2.5-VL-7B does not.
 
@@ -48,7 +55,7 @@ from framescope.errors import ModelError
 from framescope.families import FAMILIES as REGISTRY
 from framescope.models.rope import FAMILIES
 
-PRESETS = ("tiny", "small", "7b")
+PRESETS = ("tiny", "train", "small", "7b")
 
 # Qwen's added tokens in the order of the released tokenizers (ids 151643… there, 256… here).
 # ``True`` = special (dropped by ``skip_special_tokens``), as in the released tokenizer configs.
@@ -95,12 +102,25 @@ VIDEOMIND_TOKENS: tuple[tuple[str, bool], ...] = (
 )
 METHOD_TOKENS = DYNFRAME_TOKENS + VIDEOMIND_TOKENS
 TINY_VOCAB_SIZE = 320  # 256 bytes + 33 added tokens, padded like Qwen pads its embedding rows
+# The number vocabulary: "0"…"99", then "0.0"…"99.9" (added tokens match leftmost-longest, so
+# "12.30" is "12.3" + "0" and "<fps>10</fps>" holds "10").
+NUMBER_TOKENS: tuple[str, ...] = (
+    *(str(n) for n in range(100)),
+    *(f"{n // 10}.{n % 10}" for n in range(1000)),
+)
+NUMBERS_VOCAB_SIZE = 1408  # 320 + 1100 number tokens would be 1389; padded to a multiple of 64
 
 
-def build_tokenizer(dynframe_tokens: bool = True) -> Any:
-    """The offline tokenizer shared by all families (a ``Qwen2Tokenizer``). ``dynframe_tokens=
-    False`` leaves DynFrame's four tokens out, like a stock Qwen-VL tokenizer (DynFrame's SFT
-    adds them)."""
+def vocab_size(numbers: bool = False) -> int:
+    """Embedding rows of the offline models (the ``7b`` preset aside)."""
+    return NUMBERS_VOCAB_SIZE if numbers else TINY_VOCAB_SIZE
+
+
+def build_tokenizer(numbers: bool = False, dynframe_tokens: bool = True) -> Any:
+    """The offline tokenizer shared by all families (a ``Qwen2Tokenizer``); ``numbers`` adds the
+    number vocabulary (:data:`NUMBER_TOKENS`) after the method tokens; ``dynframe_tokens=False``
+    leaves DynFrame's four tokens out, like a stock Qwen-VL tokenizer (DynFrame's SFT adds
+    them)."""
     from tokenizers import AddedToken
     from transformers.convert_slow_tokenizer import bytes_to_unicode
     from transformers.models.qwen2.tokenization_qwen2 import Qwen2Tokenizer
@@ -113,6 +133,8 @@ def build_tokenizer(dynframe_tokens: bool = True) -> Any:
         tok.add_tokens(
             [AddedToken(text, special=special, normalized=False)], special_tokens=special
         )
+    if numbers:
+        tok.add_tokens([AddedToken(n, special=False, normalized=False) for n in NUMBER_TOKENS])
     tok.eos_token = "<|im_end|>"  # instruct checkpoints stop on <|im_end|>; pad stays <|endoftext|>
     tok.model_max_length = 32768
     return tok
@@ -230,6 +252,9 @@ def _token_ids() -> dict[str, int]:
 # (Qwen2/2.5: contiguous chunks of head_dim/2; Qwen3: interleaved, 3·max(h, w) ≤ head_dim/2).
 _TEXT: dict[str, dict[str, Any]] = {
     "tiny": dict(hidden=64, inter=128, layers=2, heads=4, kv=2, mrope2=[2, 3, 3], mrope3=[4, 2, 2]),
+    "train": dict(
+        hidden=128, inter=384, layers=4, heads=4, kv=2, mrope2=[4, 6, 6], mrope3=[6, 5, 5]
+    ),
     "small": dict(
         hidden=512, inter=1376, layers=8, heads=8, kv=2, mrope2=[8, 12, 12], mrope3=[12, 10, 10]
     ),
@@ -240,13 +265,15 @@ _TEXT: dict[str, dict[str, Any]] = {
 # Vision-tower shapes per preset: depth, width, heads, MLP width.
 _VISION: dict[str, dict[str, int]] = {
     "tiny": dict(depth=2, hidden=32, heads=2, inter=64),
+    "train": dict(depth=2, hidden=64, heads=2, inter=128),
     "small": dict(depth=4, hidden=256, heads=4, inter=512),
     "7b": dict(depth=32, hidden=1280, heads=16, inter=3420),
 }
 
 
-def model_config(family: str, preset: str = "tiny") -> Any:
-    """The transformers config of ``family`` at ``preset``, token ids matching :func:`build_tokenizer`.
+def model_config(family: str, preset: str = "tiny", numbers: bool = False) -> Any:
+    """The transformers config of ``family`` at ``preset``, token ids matching :func:`build_tokenizer`
+    (``numbers``: with the number vocabulary).
 
     ``7b`` has the released Qwen2.5-VL-7B shapes (8.3 B parameters, vocabulary 152064); building
     its config is free, building its weights is not.
@@ -256,8 +283,9 @@ def model_config(family: str, preset: str = "tiny") -> Any:
     _check_preset(family, preset)
     ids = _token_ids()
     t, v = _TEXT[preset], _VISION[preset]
-    vocab = 152064 if preset == "7b" else TINY_VOCAB_SIZE  # the 7B's real lm_head cost
+    vocab = 152064 if preset == "7b" else vocab_size(numbers)  # the 7B's real lm_head cost
     tiny = preset == "tiny"
+    small = preset in ("tiny", "train")  # short sequences, 2-block vision tower, small frames
     text: dict[str, Any] = dict(
         vocab_size=vocab,
         hidden_size=t["hidden"],
@@ -286,7 +314,7 @@ def model_config(family: str, preset: str = "tiny") -> Any:
             max_position_embeddings=262144,
             rope_parameters=dict(
                 rope_type="default",
-                rope_theta=10_000.0 if tiny else 5_000_000.0,
+                rope_theta=10_000.0 if small else 5_000_000.0,
                 mrope_section=t["mrope3"],
                 mrope_interleaved=True,
             ),
@@ -300,8 +328,8 @@ def model_config(family: str, preset: str = "tiny") -> Any:
             patch_size=16,
             spatial_merge_size=2,
             temporal_patch_size=2,
-            num_position_embeddings=256 if tiny else 2304,
-            deepstack_visual_indexes=[0] if tiny else [1, 2, 3],
+            num_position_embeddings=256 if small else 2304,
+            deepstack_visual_indexes=[0] if small else [1, 2, 3],
             hidden_act="gelu_pytorch_tanh",
         )
         return Qwen3VLConfig(
@@ -311,7 +339,7 @@ def model_config(family: str, preset: str = "tiny") -> Any:
         max_position_embeddings=128000 if family == "qwen2_5_vl" else 32768,
         rope_parameters=dict(
             rope_type="default",
-            rope_theta=10_000.0 if tiny else 1_000_000.0,
+            rope_theta=10_000.0 if small else 1_000_000.0,
             mrope_section=t["mrope2"],
         ),
     )
@@ -361,8 +389,12 @@ _TINY_PIXELS = {
 }
 
 
-def build_processor(family: str, preset: str = "tiny", tokenizer: Any = None) -> Any:
-    """The family's real processor class around :func:`build_tokenizer` and our chat template."""
+def build_processor(
+    family: str, preset: str = "tiny", tokenizer: Any = None, numbers: bool = False
+) -> Any:
+    """The family's real processor class around :func:`build_tokenizer` (``numbers``: with the
+    number vocabulary) and our chat template. ``train`` has the ``tiny`` pixel bounds; training
+    recipes set their own (``video.min_pixels``/``max_pixels``)."""
     from transformers import (
         Qwen2_5_VLProcessor,
         Qwen2VLImageProcessor,
@@ -373,8 +405,8 @@ def build_processor(family: str, preset: str = "tiny", tokenizer: Any = None) ->
     )
 
     _check_preset(family, preset)
-    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
-    tiny = preset == "tiny"
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer(numbers)
+    tiny = preset in ("tiny", "train")
     image: Any
     video: Any
     cls: Any
@@ -424,15 +456,17 @@ def build_model(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    numbers: bool = False,
 ) -> Any:
-    """A random-weight model of ``family``, built directly in ``dtype`` on ``device``.
+    """A random-weight model of ``family``, built directly in ``dtype`` on ``device``
+    (``numbers``: embedding rows for the number vocabulary).
 
     The same ``seed`` gives the same weights on the same device type. The caller's random state
     is left as it was. For the ``7b`` preset use ``dtype=torch.bfloat16`` on a GPU.
     """
     from transformers import AutoModelForImageTextToText, GenerationConfig
 
-    config = model_config(family, preset)
+    config = model_config(family, preset, numbers)
     ids = _token_ids()
     device = torch.device(device)
     forked = [device.index or 0] if device.type == "cuda" else []
@@ -468,10 +502,12 @@ def save_tiny_model(
     preset: str = "tiny",
     seed: int = 0,
     overwrite: bool = False,
+    numbers: bool = False,
     dynframe_tokens: bool = True,
 ) -> Path:
     """Write a complete checkpoint folder (config, safetensors, tokenizer, processor, template);
-    ``dynframe_tokens=False``: a tokenizer without DynFrame's tokens (a stock base).
+    ``numbers``: with the number vocabulary; ``dynframe_tokens=False``: a tokenizer without
+    DynFrame's tokens (a stock base).
 
     The folder is assembled beside ``out_dir`` and renamed into place, so a reader never sees half
     a checkpoint. An existing non-empty ``out_dir`` is an error unless ``overwrite``.
@@ -488,9 +524,9 @@ def save_tiny_model(
     try:
         # bf16 for the 7b preset: ~16 GB on disk instead of ~33 GB
         dtype = torch.bfloat16 if preset == "7b" else torch.float32
-        build_model(family, preset, seed, dtype=dtype).save_pretrained(tmp)
-        tokenizer = build_tokenizer(dynframe_tokens)
-        build_processor(family, preset, tokenizer).save_pretrained(tmp)
+        build_model(family, preset, seed, dtype=dtype, numbers=numbers).save_pretrained(tmp)
+        tokenizer = build_tokenizer(numbers, dynframe_tokens)
+        build_processor(family, preset, tokenizer, numbers=numbers).save_pretrained(tmp)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

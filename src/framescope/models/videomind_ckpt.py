@@ -29,6 +29,7 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ class VideoMindCheckpoint:
     token_ids: TokenIds
     layout: str  # "released" | "framescope"
     config: dict[str, Any]  # config.json as read
+    # framescope.json's "agent": the agent settings the roles were trained for (AgentConfig
+    # fields, e.g. role_tokens), used when the caller leaves the agent at its defaults
+    agent: dict[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def processor_path(self) -> Path:
@@ -134,6 +138,7 @@ def read_checkpoint(
         token_ids=_token_ids(source, root),
         layout="framescope" if resolved is not None else "released",
         config=config,
+        agent=dict((resolved or {}).get("agent") or {}),
     )
 
 
@@ -282,9 +287,11 @@ def save_videomind(
     token_ids: TokenIds,
     processor: Any = None,
     overwrite: bool = False,
+    agent_settings: dict[str, Any] | None = None,
 ) -> Path:
     """Write framescope's layout: the released files (config.json with the agent fields, head,
-    role folders, processor) plus ``framescope.json``. Assembled beside ``out_dir`` and renamed
+    role folders, processor) plus ``framescope.json`` (with ``agent_settings`` as ``agent``: the
+    agent settings the roles were trained for, e.g. ``{"role_tokens": [12, 12]}``). Assembled beside ``out_dir`` and renamed
     into place, so a reader never sees half a checkpoint."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -300,7 +307,7 @@ def save_videomind(
     tmp.mkdir()
     try:
         config = base.config.to_dict()
-        agent = {
+        fields = {
             "model_type": AGENT_MODEL_TYPE,
             "architectures": ["AgentQwen2VLForConditionalGeneration"],
             "role": "grounder" if "grounder" in roles.names else roles.names[0],
@@ -308,25 +315,12 @@ def save_videomind(
             "base_model_path": base_model_path,
             **{TOKEN_FIELDS[k]: v for k, v in vars(token_ids).items()},
         }
-        write_json(tmp / CONFIG, {**config, **agent})
+        write_json(tmp / CONFIG, {**config, **fields})
         roles.save(tmp)
         head_info = None
         if head is not None:
-            from safetensors.torch import save
-
-            state = {
-                RELEASED_PREFIX + k: v.detach().contiguous().cpu()
-                for k, v in head.state_dict().items()
-            }
-            atomic_write_bytes(tmp / HEAD_FILE, save(state, metadata={"format": "pt"}))
-            head_info = {
-                "hidden_size": head.hidden_size,
-                "dims": head.dims,
-                "act": head.act,
-                "strides": list(head.strides),
-                "layers": len(head.vis_fuse),
-                "heads": head.vis_fuse[0].self_att.heads,
-            }
+            save_head(tmp / HEAD_FILE, head)
+            head_info = head_config(head)
         if processor is not None:
             processor.save_pretrained(tmp)
         write_json(
@@ -346,6 +340,7 @@ def save_videomind(
                     for r, c in roles.model.peft_config.items()
                 },
                 "head": head_info,
+                "agent": agent_settings or {},
                 **{TOKEN_FIELDS[k]: v for k, v in vars(token_ids).items()},
             },
         )
@@ -356,6 +351,45 @@ def save_videomind(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def head_config(head: TimestampHead) -> dict[str, Any]:
+    """The head's shape as ``framescope.json`` records it (heads leave no trace in the weights)."""
+    return {
+        "hidden_size": head.hidden_size,
+        "dims": head.dims,
+        "act": head.act,
+        "strides": list(head.strides),
+        "layers": len(head.vis_fuse),
+        "heads": head.vis_fuse[0].self_att.heads,
+    }
+
+
+def save_head(path: str | os.PathLike[str], head: TimestampHead) -> Path:
+    """Write the head's weights as the release does (safetensors, keys ``base_model.model.*``)."""
+    from safetensors.torch import save
+
+    state = {
+        RELEASED_PREFIX + k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()
+    }
+    return atomic_write_bytes(path, save(state, metadata={"format": "pt"}))
+
+
+def load_head_weights(path: str | os.PathLike[str], head: TimestampHead) -> TimestampHead:
+    """Load a saved head's weights (released or framescope file) into ``head`` (strict: a
+    missing, unexpected or mis-shaped tensor is a :class:`ModelError` naming each)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = strip_released_prefix(load_file(str(path)))
+    except (OSError, SafetensorError) as e:
+        raise ModelError(f"{path}: not a readable safetensors file ({e})") from e
+    problems = layout_problems(head.state_dict(), state)
+    if problems:
+        raise ModelError(f"{path}: decoder weights do not fit this head: {problems}")
+    head.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return head
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -18,7 +18,9 @@ settings: 128 frames per retrieval, 3 rounds; densities up to 30 fps, the releas
 - the density must satisfy ``0 < fps <= max_fps`` (fractions allowed), else rejected;
 - more frames than ``max_frames`` are capped by the sampler (noted), not rejected;
 - a request after ``max_rounds`` fetched retrievals, or whose clip would take the episode past
-  ``max_visual_tokens`` (overview included), is rejected.
+  ``max_visual_tokens`` (overview included), is rejected;
+- with ``fixed_fps`` set, an accepted request is served at that density instead of its own
+  (noted): the fixed-density ablation, where the model chooses only the window.
 
 **In-band convention.** A rejected request is never fetched and never dropped: the trace records
 it with the reason, and the runtime appends :func:`rejection_note` to the same assistant turn,
@@ -165,6 +167,9 @@ def validate(
     notes = (
         () if clamped == w else (f"window {w} clamped to {clamped} (video is {duration:.2f} s)",)
     )
+    if budgets.fixed_fps is not None and budgets.fixed_fps != fps:
+        notes += (f"density fixed at {_number(budgets.fixed_fps)} fps (asked {_number(fps)})",)
+        fps = budgets.fixed_fps
     if cost is not None:
         tokens = cost(clamped, fps)
         left = budgets.max_visual_tokens - used.visual_tokens

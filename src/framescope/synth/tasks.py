@@ -254,8 +254,10 @@ def _multiple_choice(scene: Scene, rng: np.random.Generator, videomme_id: str) -
         if ev.kind == "blink":
             assert ev.count is not None
             n = ev.count
-            options, _ = _options(str(n), [str(n + d) for d in (-2, -1, 1, 2)], 4, rng, False)
-            ordered = sorted(options, key=int)  # counts read best in order
+            # four consecutive counts in order, the truth at a uniformly random place: neither
+            # its letter nor the options' spacing gives it away (the truth is the count itself)
+            low = n - int(rng.integers(0, 4))
+            ordered = [str(c) for c in range(low, low + 4)]
             q = f"How many times does {_name(scene, ev)} blink?"
             drafts.append(
                 ("Counting Problem", q, tuple(ordered), ordered.index(str(n)), [ev], needed_fps(ev))

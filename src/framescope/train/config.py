@@ -57,7 +57,15 @@ class ModelConfig:
         None, "local checkpoint folder (set per run: model.path=...); never downloaded"
     )
     tiny: str | None = option(
-        None, "build an offline random-weight preset instead of loading", ("tiny", "small")
+        None,
+        "build an offline random-weight preset instead of loading (train: ~1 M parameters, "
+        "sized for training from scratch on a CPU)",
+        ("tiny", "train", "small"),
+    )
+    numbers: bool = option(
+        False,
+        "model.tiny only: add the number vocabulary (whole tokens for 0-99 and 0.0-99.9, so "
+        "times in frame stamps and answers are single tokens)",
     )
     dtype: str = option("bfloat16", "weights dtype", ("float32", "bfloat16", "float16"))
     finetune: str = option(
@@ -68,6 +76,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _require(not (self.path and self.tiny), "model.path and model.tiny exclude each other")
+        _require(self.tiny is not None or not self.numbers, "model.numbers needs model.tiny")
         _require(
             (self.finetune == "lora") == (self.lora is not None),
             "model.lora must be set exactly when model.finetune is lora",
@@ -86,6 +95,12 @@ class DataConfig:
     max_length: int | None = option(
         None, "token limit of one training sequence (longer: truncated)"
     )
+    verifier_files: list[str] = section(
+        list,
+        "recipe grounder only: verifier rows trained into the same adapter — one shared "
+        "adapter for both roles instead of Chain-of-LoRA's one per role (the export writes "
+        "it as grounder/ and verifier/)",
+    )
 
     def __post_init__(self) -> None:
         _require(bool(self.files), "data.files must list at least one file")
@@ -100,10 +115,20 @@ class VideoConfig:
     max_frames: int = option(256, "cap on the prompt video's frames")
     min_pixels: int | None = option(None, "per-frame pixel floor; null: the family's default")
     max_pixels: int | None = option(None, "per-frame pixel ceiling; null: the family's default")
+    retrieval_fps: float | None = option(
+        None,
+        "DynFrame SFT: splice every clip at this density whatever the request says — the "
+        "fixed-density arm (rollouts: grpo.retrieval.fixed_fps; evaluation: --fixed-fps); "
+        "null: the request's",
+    )
 
     def __post_init__(self) -> None:
         _require(
             self.fps > 0 and self.max_frames > 0, "video.fps and video.max_frames must be positive"
+        )
+        _require(
+            self.retrieval_fps is None or self.retrieval_fps > 0,
+            "video.retrieval_fps must be positive",
         )
 
 
@@ -203,6 +228,11 @@ class GrounderHeadConfig:
     focal_weight: float = option(5.0, "focal loss weight (gamma 2) on the point classification")
     l1_weight: float = option(1.0, "L1 boundary-regression weight on positives")
     contrastive_weight: float = option(0.05, "frame-query contrastive loss weight (tau 0.07)")
+    init: str | None = option(
+        None,
+        "start from these decoder weights (a VideoMind pytorch_model.safetensors, e.g. a warm "
+        "start's checkpoint-N/head/); null: freshly initialised",
+    )
 
 
 # recipe -> the record format it trains on
@@ -245,6 +275,11 @@ class TrainConfig:
         _require(
             (self.recipe == "grounder") == (self.grounder is not None),
             "grounder must be set exactly for recipe grounder",
+        )
+        _require(
+            not self.data.verifier_files
+            or (self.recipe == "grounder" and self.model.finetune == "lora"),
+            "data.verifier_files (a shared adapter) needs recipe grounder with finetune lora",
         )
         if self.grpo is not None:
             _require(

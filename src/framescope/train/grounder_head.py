@@ -50,8 +50,8 @@ def token_ids(backend: HFBackend) -> TokenIds:
 
 
 def build_head(cfg: GrounderHeadConfig, backend: HFBackend, seed: int) -> TimestampHead:
-    """A fresh head for the backend's hidden size, initialised from ``seed`` (the caller's random
-    state is left as it was)."""
+    """A head for the backend's hidden size, initialised from ``seed`` (the caller's random state
+    is left as it was), then loaded from ``cfg.init`` when set (a warm start's weights)."""
     text = backend.model.config.get_text_config()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -62,6 +62,10 @@ def build_head(cfg: GrounderHeadConfig, backend: HFBackend, seed: int) -> Timest
             heads=cfg.heads,
             num_layers=cfg.layers,
         )
+    if cfg.init is not None:
+        from framescope.models.videomind_ckpt import load_head_weights
+
+        load_head_weights(cfg.init, head)
     return head.to(backend.device)
 
 
@@ -75,13 +79,23 @@ class HeadLossSums:
 
 
 def head_features(
-    states: Tensor, input_ids: Tensor, batch: Batch, backend_ids: tuple[int, int, int]
+    states: Tensor,
+    input_ids: Tensor,
+    batch: Batch,
+    backend_ids: tuple[int, int, int],
+    rows: Sequence[int] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(video (B, T, H), mask (B, T), query (B, H))`` from pre-norm ``states`` (B, L, H).
 
-    ``backend_ids`` = (video token id, spatial merge size, ``<|reg|>`` id)."""
+    ``backend_ids`` = (video token id, spatial merge size, ``<|reg|>`` id); ``rows``: only these
+    batch rows (grounder rows among a shared adapter's verifier rows; role rows hold one clip
+    each), default all."""
     video_id, merge, reg_id = backend_ids
-    grids = torch.tensor([v.grid_thw for v in batch.vision], device=states.device)
+    vision = batch.vision
+    if rows is not None:
+        vision = [batch.vision[i] for i in rows]
+        states, input_ids = states[list(rows)], input_ids[list(rows)]
+    grids = torch.tensor([v.grid_thw for v in vision], device=states.device)
     video, mask = pool_video_features(states, input_ids, grids, video_id, merge)
     rows = torch.arange(len(input_ids), device=states.device)
     query = states[rows, reg_query_positions(input_ids, reg_id)]  # (B, H)

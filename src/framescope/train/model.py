@@ -15,7 +15,7 @@
   (``--add_tokens_file``, LLaMA-Factory's ``resize_embedding_layer``): :func:`add_request_tokens`.
   Saved with every export (tokenizer + resized model), so inference and RL find them.
 - **What trains.** ``finetune: full`` trains every parameter except those under a ``model.freeze``
-  prefix; ``finetune: lora`` puts peft LoRA adapters on ``lora.target_modules`` (DynFrame), or,
+  prefix (for the ``grounder`` recipe: a warm start of the base with the head, no adapter); ``finetune: lora`` puts peft LoRA adapters on ``lora.target_modules`` (DynFrame), or,
   for the VideoMind role recipes, creates the role's named adapter with
   :meth:`framescope.models.adapters.Roles.create` on the base model (Chain-of-LoRA: every role
   from the base, as released).
@@ -71,13 +71,15 @@ def base_path(cfg: TrainConfig, run: Run) -> Path:
     if m.tiny is None:
         raise ConfigError("set model.path (a local checkpoint folder) or model.tiny")
     folder = run.out / "base_model"
-    want = {"family": m.family, "preset": m.tiny, "seed": cfg.seed}
+    want = {"family": m.family, "preset": m.tiny, "seed": cfg.seed, "numbers": m.numbers}
     if run.is_main:
         mark = folder / TINY_MARK
         if not mark.is_file() or json.loads(mark.read_text()) != want:
             from framescope.models.tiny import save_tiny_model
 
-            save_tiny_model(m.family, folder, preset=m.tiny, seed=cfg.seed, overwrite=True)
+            save_tiny_model(
+                m.family, folder, preset=m.tiny, seed=cfg.seed, overwrite=True, numbers=m.numbers
+            )
             write_json(mark, want)
     run.barrier()
     return folder
@@ -113,6 +115,8 @@ def load_trainable(cfg: TrainConfig, run: Run) -> Trainable:
         )
     model: Any = backend.model
     if cfg.recipe in ROLE_RECIPES:
+        if cfg.model.finetune == "full":
+            return _warm_grounder(cfg, backend, path)
         return _role(cfg, backend, path)
     set_pixel_budget(backend, cfg.video.min_pixels, cfg.video.max_pixels)
     if cfg.method == "dynframe":
@@ -178,6 +182,19 @@ def _freeze(model: nn.Module, prefixes: list[str]) -> None:
             raise ConfigError(f"model.freeze: no parameter of the model is under {prefix!r}")
     for name, p in model.named_parameters():
         p.requires_grad_(not any(name == x or name.startswith(x + ".") for x in prefixes))
+
+
+def _warm_grounder(cfg: TrainConfig, backend: HFBackend, path: Path) -> Trainable:
+    """A grounder warm start: the whole base (less ``model.freeze``) trains with the head — a
+    base that has learnt to see, for role adapters trained from it later (a model trained from
+    scratch has no pretrained base to put roles on). No role adapter is created."""
+    if cfg.recipe != "grounder" or cfg.method != "videomind":
+        raise ConfigError(
+            f"recipe {cfg.recipe}: finetune full is the grounder warm start only "
+            "(the other roles are LoRA adapters: finetune lora)"
+        )
+    _freeze(backend.model, cfg.model.freeze)
+    return Trainable(backend, backend.model, path)
 
 
 def _role(cfg: TrainConfig, backend: HFBackend, path: Path) -> Trainable:

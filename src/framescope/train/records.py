@@ -36,7 +36,7 @@ class Records:
 
 
 def load_records(cfg: TrainConfig) -> Records:
-    """Every record of ``data.files``, at most ``data.max_rows``."""
+    """Every record of ``data.files`` (then ``data.verifier_files``), at most ``data.max_rows``."""
     root = data_root(cfg.data.root)
     reader = READERS.get(cfg.data.format)
     if reader is None:
@@ -45,6 +45,13 @@ def load_records(cfg: TrainConfig) -> Records:
     for name in cfg.data.files:
         path = resolve_path(name, root)
         loaded = reader(path, data_root=root, skip_bad_rows=cfg.data.skip_bad_rows)
+        out.items += loaded.records
+        out.where += [(str(path), line) for line in loaded.lines]
+        if loaded.skipped:
+            out.skipped.append(loaded.report())
+    for name in cfg.data.verifier_files:  # a shared grounder + verifier adapter
+        path = resolve_path(name, root)
+        loaded = read_verifier(path, data_root=root, skip_bad_rows=cfg.data.skip_bad_rows)
         out.items += loaded.records
         out.where += [(str(path), line) for line in loaded.lines]
         if loaded.skipped:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framescope.data.collate import EXAMPLES, IGNORE, Batch, VideoSettings, collate
+from framescope.data.videomind import VerifierRecord
 from framescope.errors import ConfigError, FramescopeError, RecordError
 from framescope.models.head_features import PreNormCapture
 from framescope.models.timestamp_head import TimestampHead
@@ -77,6 +79,7 @@ def video_settings(cfg: TrainConfig, trainable: Trainable) -> VideoSettings:
         max_frames=cfg.video.max_frames,
         budget=budget,
         max_length=cfg.data.max_length,
+        retrieval_fps=cfg.video.retrieval_fps,
     )
 
 
@@ -113,20 +116,34 @@ class SFTModule(nn.Module):
                 logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"
             )
         }
-        if self.head is not None:
+        rows = [i for i, spans in enumerate(batch.spans) if spans]  # grounder rows
+        if self.head is not None and rows:
             assert self.head_cfg is not None and generator is not None
             video, mask, query = grounder_head.head_features(
-                capture.states[-1], kwargs["input_ids"], batch, self.ids
+                capture.states[-1], kwargs["input_ids"], batch, self.ids, rows
             )
             parts = grounder_head.head_loss_sums(
-                self.head, video, mask, query, batch.spans, self.head_cfg, generator
+                self.head,
+                video,
+                mask,
+                query,
+                [batch.spans[i] for i in rows],
+                self.head_cfg,
+                generator,
             )
             sums.update(focal=parts.focal, l1=parts.l1, contrastive=parts.contrastive)
         return sums
 
 
-def export_for(trainable: Trainable, head: TimestampHead | None) -> Export:
-    """What a checkpoint exports: VideoMind layout, peft adapter, or a transformers folder."""
+def export_for(
+    trainable: Trainable,
+    head: TimestampHead | None,
+    shared: bool = False,
+    agent: dict[str, Any] | None = None,
+) -> Export:
+    """What a checkpoint exports: VideoMind layout (``agent``: the settings recorded for the
+    agent; ``shared``: the one adapter also written as the verifier), peft adapter, or a
+    transformers folder (with ``head/`` beside it for a grounder warm start)."""
     backend = trainable.backend
 
     def export(folder: Path, state: dict[str, Tensor]) -> None:
@@ -140,7 +157,12 @@ def export_for(trainable: Trainable, head: TimestampHead | None) -> Export:
                 str(trainable.base_path.resolve()),
                 grounder_head.token_ids(backend),
                 processor=backend.processor,
+                agent_settings=agent,
             )
+            if shared:  # one adapter playing both roles: the same files under each name
+                shutil.copytree(
+                    folder / "videomind" / "grounder", folder / "videomind" / "verifier"
+                )
         elif trainable.peft:
             trainable.model.save_pretrained(folder / "adapter")  # type: ignore[operator]
             backend.processor.save_pretrained(folder / "adapter")
@@ -149,8 +171,25 @@ def export_for(trainable: Trainable, head: TimestampHead | None) -> Export:
                 folder / "model", state_dict=strip_prefix(state, "model.")
             )
             backend.processor.save_pretrained(folder / "model")
+            if head is not None:  # a grounder warm start: its head beside the base
+                from framescope.models.videomind_ckpt import HEAD_FILE, save_head
+
+                (folder / "head").mkdir(exist_ok=True)
+                save_head(folder / "head" / HEAD_FILE, head)
 
     return export
+
+
+def agent_settings(cfg: TrainConfig, trainable: Trainable) -> dict[str, Any]:
+    """The agent settings a role checkpoint records: the frame size its clips were trained at,
+    for every role and the answerer (``role_tokens``/``answer_tokens``, merged tokens per
+    frame), when the recipe set one (``video.min_pixels``/``max_pixels``)."""
+    if trainable.roles is None or (cfg.video.min_pixels is None and cfg.video.max_pixels is None):
+        return {}
+    budget = role_budget(cfg, trainable.backend)
+    f2 = budget.factor**2
+    tokens = [max(1, budget.min_pixels // f2), max(1, budget.max_pixels // f2)]
+    return {"role_tokens": tokens, "answer_tokens": tokens}
 
 
 @dataclass
@@ -237,11 +276,15 @@ class _SFTLoop:
     params: list[nn.Parameter]
 
     def batch(self, indices: list[int]) -> Batch:
-        make = EXAMPLES[self.cfg.data.format]
         examples = []
         for i in indices:
+            record = self.records.items[i]
+            # a shared adapter's run mixes grounder and verifier records
+            make = EXAMPLES[
+                "verifier" if isinstance(record, VerifierRecord) else self.cfg.data.format
+            ]
             try:
-                examples.append(make(self.trainable.backend, self.records.items[i], self.settings))
+                examples.append(make(self.trainable.backend, record, self.settings))
             except RecordError as e:
                 path, line = self.records.where[i]
                 raise RecordError(str(e), path, line) from None
@@ -334,7 +377,12 @@ def train_sft(
             scheduler,
             params,
         )
-        export = export_for(trainable, module.head)
+        export = export_for(
+            trainable,
+            module.head,
+            shared=bool(cfg.data.verifier_files),
+            agent=agent_settings(cfg, trainable),
+        )
         last, saved = drive(
             cfg, run, loop.step, start, steps, stop_after, wrapped, optimizer, scheduler, export
         )
