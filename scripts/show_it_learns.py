@@ -76,7 +76,7 @@ def test_queries(world: Path) -> list[tuple[str, object]]:
     records = read_grounder(world / "videomind" / "grounder.jsonl", data_root=world).records
     assert len(samples) == len(records)
     for s, r in zip(samples, records):
-        assert s.query.rstrip(".") == r.query and r.video.stem == s.video, (s, r)
+        assert s.question.rstrip(".") == r.query and r.video.stem == s.video, (s, r)
     return [(s.id, r) for s, r in zip(samples, records)]
 
 
