@@ -479,16 +479,22 @@ def _claim_tables(arm: Any, plan: Any) -> list[str]:
 
 
 def ship(
-    plan: Any, target: Path, dynframe: str = "df_own_s0", videomind: str = "vm_col_s0"
+    plan: Any,
+    target: Path,
+    dynframe: str = "df_own_s0",
+    videomind: str = "vm_col_s0",
+    videomind_folder: str | None = None,
 ) -> None:
     """Copy the chosen runs into the package as the default model (weights, tokenizer,
-    processor; the VideoMind base inside its folder) with ``settings.json``."""
+    processor; the VideoMind base inside its folder) with ``settings.json``. ``videomind`` names
+    the evaluation whose model ships (its folder: ``videomind_folder`` under the runs, default
+    the same name)."""
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     df = plan.runs / dynframe / "checkpoint-200" / "model"
     shutil.copytree(df, tmp / "dynframe", ignore=shutil.ignore_patterns("*.tmp"))
-    vm = plan.runs / videomind
+    vm = plan.runs / (videomind_folder or videomind)
     shutil.copytree(vm, tmp / "videomind")
     base = Path(json.loads((vm / "config.json").read_text())["base_model_path"])
     shutil.copytree(base, tmp / "videomind" / "base")
