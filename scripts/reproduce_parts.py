@@ -398,6 +398,16 @@ SETUP = [
     "videomme` (accuracy; counting = its `Counting Problem` category) on the held-out world, "
     "greedy decoding; frames and requests are read from each prediction's trace.",
     "",
+    "Measured so far (partial, first session): the VideoMind grounder (top-1, seed 0) reaches "
+    "R1@0.5 27.2 / mIoU 24.3 on 918 held-out queries — twice the best constant span (13.8) but "
+    "far below the query-blind observer (58.4), which is told the event kind and picks among "
+    "that kind's events perfectly. The DynFrame model after its warm start + 200 steps does "
+    "not yet answer: on the first 200 held-out multiple-choice questions its retrieval is "
+    "well formed 84 % of the time, but the window it writes often differs from the one its "
+    "reasoning names (a 12 s window at 10 fps: 124 frames, six times the longest clip it was "
+    "trained on) and the text after the clip degenerates (counting 3.6 %, below chance). Not "
+    "shipped as the default for that reason.",
+    "",
     "Found on the way: the world's counting options were the true count and three of its "
     "neighbours in order, so the truth was always (B) or (C) and the options' spacing gave it "
     "away (a constant letter scored 47 %, a reader of the options alone 75 %). The generator now "
