@@ -361,7 +361,7 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     response: str = ""
     answer: Answer = field(default_factory=Answer)
-    budgets: dict[str, float | None] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
     stop_reason: str | None = None
     seconds: float = 0.0

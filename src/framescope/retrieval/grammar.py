@@ -74,8 +74,9 @@ class Budgets:
                 "max_fps > 0, max_visual_tokens >= 0, 0 < fixed_fps <= max_fps"
             )
 
-    def to_dict(self) -> dict[str, float | None]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float]:
+        """The limits as plain numbers (``fixed_fps`` only when set)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
