@@ -449,12 +449,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="print the commands left to run")
     p.add_argument("--report", action="store_true", help="only write docs/reproduction.md")
     p.add_argument("--ship", action="store_true", help="copy the default model into the package")
+    p.add_argument("--ship-dynframe", default="df_own_s0", help="the DynFrame run to ship")
+    p.add_argument(
+        "--ship-videomind",
+        nargs=2,
+        default=["vm_col_s0", "vm_col_s0"],
+        metavar=("EVAL", "FOLDER"),
+        help="the VideoMind evaluation whose model ships, and its folder under ROOT/runs",
+    )
     args = p.parse_args(argv)
     plan = Plan(args.root.resolve(), args.seeds)
     if args.ship:
         from reproduce_parts import ship
 
-        ship(plan, DEFAULT_MODEL)
+        ship(plan, DEFAULT_MODEL, args.ship_dynframe, *args.ship_videomind)
         return 0
     if not args.report:
         wanted = args.only or ["warm", "claim1", "claim2", "claim3", "claim4"]
