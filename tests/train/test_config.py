@@ -56,8 +56,8 @@ def test_released_dynframe_rl_numbers_and_the_ablation_differs_in_the_advantage_
     base = load_config(CONFIGS / "dynframe_grpo_trajectory.yaml")
     released = load_config(CONFIGS / "dynframe_grpo_released.yaml")
     g = released.grpo
-    assert (g.group_size, g.beta, g.epsilon_low, g.temperature) == (8, 0.02, 0.3, 0.7)
-    assert (g.top_p, g.top_k, g.repetition_penalty) == (0.8, 100, 1.05)
+    assert (g.group_size, g.beta, g.epsilon_low, g.sampling.temperature) == (8, 0.02, 0.3, 0.7)
+    assert (g.sampling.top_p, g.sampling.top_k, g.sampling.repetition_penalty) == (0.8, 100, 1.05)
     assert (g.rewards.format, g.rewards.accuracy, g.rewards.fps, g.rewards.span_iou) == (
         0.1,
         0.6,

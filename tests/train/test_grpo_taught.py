@@ -92,7 +92,7 @@ def taught(world: Path, bases: dict[str, Path], tmp_path_factory: pytest.TempPat
 
 def grpo_recipe(world: Path, taught: Taught, out: Path, *overrides: str) -> Any:
     """SD-GRPO on the taught policy: one prompt x 4 rollouts per step at temperature 0.7."""
-    sets = [f"data.files=[{taught.rl_file}]", "optim.global_batch_size=4", "grpo.temperature=0.7"]
+    sets = [f"data.files=[{taught.rl_file}]", "optim.global_batch_size=4", "grpo.sampling.temperature=0.7"]
     sets += ["optim.max_steps=1", "save_steps=1"]
     return recipe("dynframe_grpo", world, taught.model, out, *sets, *overrides)
 

@@ -30,16 +30,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from framescope.train.grpo.trainer import train_grpo as train
     t0 = time.perf_counter()
-    result = train(cfg, resume=args.resume, stop_after=args.stop_after)
+    result = train(cfg, resume=args.resume, stop_after=args.stop_after, overwrite=args.overwrite)
     if os.environ.get("RANK", "0") == "0":
         shown = {k: round(v, 4) for k, v in result.last.items() if "loss" in k or k == "reward"}
+        done = f"steps {result.start + 1}-{result.end}" if result.start else f"{result.end} steps"
+        more = (
+            f" (stopped; {result.steps - result.end} left: --resume {result.output_dir})"
+            if result.end < result.steps
+            else ""
+        )
         print(
-            f"{cfg.recipe}: {result.steps} steps in {time.perf_counter() - t0:.1f} s, last {shown}"
+            f"{cfg.recipe}: {done} of {result.steps} in {time.perf_counter() - t0:.1f} s{more}, "
+            f"last {shown}"
         )
         print(f"metrics: {result.output_dir / 'metrics.jsonl'}")
         if result.checkpoint is not None:
             print(f"checkpoint: {result.checkpoint}")
     return 0
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -69,8 +86,15 @@ def add(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> Non
     )
     p.add_argument(
         "--stop-after",
-        type=int,
+        type=positive,
         metavar="STEP",
-        help="save and stop after this step (the schedule spans the whole run; --resume later)",
+        help="save and stop after this step >= 1 (the schedule spans the whole run; --resume "
+        "later)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="clear a non-empty output_dir first (a fresh run refuses one: old checkpoints "
+        "would mix with the new)",
     )
     p.set_defaults(func=cmd_train)

@@ -25,7 +25,7 @@ from framescope import config as cfgs
 from framescope.config import option, required, section
 from framescope.config import require as _require
 from framescope.families import NAMES as FAMILIES
-from framescope.settings import Budgets
+from framescope.settings import Budgets, Sampling
 
 
 @dataclass
@@ -202,10 +202,11 @@ class GRPOConfig:
         ("sequence", "token"),
     )
     num_iterations: int = option(1, "optimiser steps per batch of rollouts")
-    temperature: float = option(0.7, "rollout sampling temperature")
-    top_p: float = option(0.8, "rollout nucleus sampling")
-    top_k: int = option(100, "rollout top-k sampling (0: off)")
-    repetition_penalty: float = option(1.05, "rollout repetition penalty")
+    sampling: Sampling = section(
+        lambda: Sampling(temperature=0.7, top_p=0.8, top_k=100, repetition_penalty=1.05),
+        "rollout sampling (the release: temperature 0.7, top-p 0.8, top-k 100, repetition "
+        "penalty 1.05); log-probs are taken at the same temperature",
+    )
     max_new_tokens: int = option(20480, "sampled tokens per rollout (injected ones do not count)")
     retrieval: Budgets = section(Budgets, "retrieval budgets during rollouts")
 
@@ -215,7 +216,10 @@ class GRPOConfig:
         _require(
             self.epsilon_high is None or self.epsilon_high > 0, "grpo.epsilon_high must be positive"
         )
-        _require(self.beta >= 0 and self.temperature > 0, "grpo.beta >= 0 and grpo.temperature > 0")
+        _require(
+            self.beta >= 0 and self.sampling.temperature > 0,
+            "grpo.beta >= 0 and grpo.sampling.temperature > 0 (rollouts must sample)",
+        )
 
 
 @dataclass

@@ -222,11 +222,20 @@ def make_optimizer(
 
 class Metrics:
     """Metrics of each step to ``metrics.jsonl`` (and TensorBoard when it is installed) on the main
-    process, with a progress bar. On resume, lines past the resumed step are dropped first."""
+    process, with a progress bar on a terminal — off one (a log file, a job), a line on stderr
+    at the first step, every ``PROGRESS_SECONDS`` and at the last step logged. On resume, lines
+    past the resumed step are dropped first."""
 
-    def __init__(self, run: Run, total: int, start: int) -> None:
+    PROGRESS_SECONDS = 30.0
+
+    def __init__(self, run: Run, total: int, start: int, end: int | None = None) -> None:
+        """Steps ``start`` (done already) to ``end`` (default: ``total``) of a ``total``-step
+        schedule."""
         self.path = run.out / "metrics.jsonl"
         self.enabled = run.is_main
+        self.total, self.end = total, end or total
+        self.lines = not sys.stderr.isatty()
+        self.said = -math.inf
         self.writer: Any = None
         self.bar: Any = None
         if not self.enabled:
@@ -261,6 +270,14 @@ class Metrics:
             return
         row = {"step": step, **{k: _plain(v) for k, v in values.items()}}
         row["elapsed"] = round(time.perf_counter() - self.t0, 3)
+        if self.lines and (row["elapsed"] - self.said >= self.PROGRESS_SECONDS or step == self.end):
+            self.said = row["elapsed"]
+            shown = ", ".join(
+                f"{k} {v:.4g}" for k, v in values.items() if "loss" in k or k == "reward"
+            )
+            print(
+                f"train: step {step}/{self.total}, {row['elapsed']:.0f} s, {shown}", file=sys.stderr
+            )
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         if self.writer is not None:

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shutil
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,13 +38,20 @@ from framescope.models.head_features import PreNormCapture
 from framescope.models.timestamp_head import TimestampHead
 from framescope.train import grounder_head
 from framescope.train.checkpoint import (
-    Export,
     find_checkpoint,
     load_checkpoint,
-    save_checkpoint,
-    strip_prefix,
 )
 from framescope.train.config import GrounderHeadConfig, TrainConfig
+from framescope.train.driver import (
+    TrainResult,
+    check_stop_after,
+    clear_output,
+    drive,
+    optimizer_step,
+    prepare_output,
+    report_skipped,
+)
+from framescope.train.export import agent_settings, export_for
 from framescope.train.model import (
     Trainable,
     forward_inputs,
@@ -57,10 +61,8 @@ from framescope.train.model import (
 )
 from framescope.train.records import Records, load_records
 from framescope.train.runtime import (
-    Metrics,
     Run,
     StepPlan,
-    grad_norm,
     make_optimizer,
     seed_everything,
     total_steps,
@@ -135,75 +137,6 @@ class SFTModule(nn.Module):
         return sums
 
 
-def export_for(
-    trainable: Trainable,
-    head: TimestampHead | None,
-    shared: bool = False,
-    agent: dict[str, Any] | None = None,
-) -> Export:
-    """What a checkpoint exports: VideoMind layout (``agent``: the settings recorded for the
-    agent; ``shared``: the one adapter also written as the verifier), peft adapter, or a
-    transformers folder (with ``head/`` beside it for a grounder warm start)."""
-    backend = trainable.backend
-
-    def export(folder: Path, state: dict[str, Tensor]) -> None:
-        if trainable.roles is not None:
-            from framescope.models.videomind_ckpt import save_videomind
-
-            save_videomind(
-                folder / "videomind",
-                trainable.roles,
-                head,
-                str(trainable.base_path.resolve()),
-                grounder_head.token_ids(backend),
-                processor=backend.processor,
-                agent_settings=agent,
-            )
-            if shared:  # one adapter playing both roles: the same files under each name
-                shutil.copytree(
-                    folder / "videomind" / "grounder", folder / "videomind" / "verifier"
-                )
-        elif trainable.peft:
-            trainable.model.save_pretrained(folder / "adapter")  # type: ignore[operator]
-            backend.processor.save_pretrained(folder / "adapter")
-        else:
-            backend.model.save_pretrained(
-                folder / "model", state_dict=strip_prefix(state, "model.")
-            )
-            backend.processor.save_pretrained(folder / "model")
-            if head is not None:  # a grounder warm start: its head beside the base
-                from framescope.models.videomind_ckpt import HEAD_FILE, save_head
-
-                (folder / "head").mkdir(exist_ok=True)
-                save_head(folder / "head" / HEAD_FILE, head)
-
-    return export
-
-
-def agent_settings(cfg: TrainConfig, trainable: Trainable) -> dict[str, Any]:
-    """The agent settings a role checkpoint records: the frame size its clips were trained at,
-    for every role and the answerer (``role_tokens``/``answer_tokens``, merged tokens per
-    frame), when the recipe set one (``video.min_pixels``/``max_pixels``)."""
-    if trainable.roles is None or (cfg.video.min_pixels is None and cfg.video.max_pixels is None):
-        return {}
-    budget = role_budget(cfg, trainable.backend)
-    f2 = budget.factor**2
-    tokens = [max(1, budget.min_pixels // f2), max(1, budget.max_pixels // f2)]
-    return {"role_tokens": tokens, "answer_tokens": tokens}
-
-
-@dataclass
-class TrainResult:
-    """Where the run wrote its checkpoints and metrics, and its last step's metrics."""
-
-    output_dir: Path
-    steps: int
-    last: dict[str, float]
-    checkpoint: Path | None
-    module: nn.Module  # the trained module (unwrapped): ``.model`` (and ``.head``)
-    trainable: Trainable  # its backend (and roles: ``roles.use(role)`` to run the adapter)
-
-
 def build_module(
     cfg: TrainConfig, run: Run, stack: contextlib.ExitStack
 ) -> tuple[SFTModule, Trainable]:
@@ -220,44 +153,6 @@ def build_module(
     reg = grounder_head.token_ids(backend).reg if head is not None else 0
     ids = (backend.video_token_id, backend.merge, reg)
     return SFTModule(trainable.model, head, cfg.grounder, ids), trainable
-
-
-def drive(
-    cfg: TrainConfig,
-    run: Run,
-    step_fn: Callable[[int], dict[str, float]],
-    start: int,
-    steps: int,
-    stop_after: int | None,
-    module: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    export: Export,
-) -> tuple[dict[str, float], Path | None]:
-    """Run steps ``start…`` to the end (or ``stop_after``), logging metrics and saving
-    checkpoints every ``save_steps`` and at the last step; returns the last metrics and
-    checkpoint."""
-    metrics = Metrics(run, steps, start)
-    end = min(steps, stop_after or steps)
-    last: dict[str, float] = {}
-    saved = None
-    try:
-        for step in range(start, end):
-            last = step_fn(step)
-            done = step + 1
-            metrics.log(done, last, write=done % cfg.logging_steps == 0 or done == end)
-            if done % cfg.save_steps == 0 or done == end:
-                saved = save_checkpoint(run, cfg, module, optimizer, scheduler, done, export)
-    finally:
-        metrics.close()
-    return last, saved
-
-
-def report_skipped(run: Run, records: Records) -> None:
-    """Print the rows the readers skipped (``data.skip_bad_rows``), on the main process."""
-    if run.is_main:
-        for report in records.skipped:
-            print(report, file=sys.stderr)
 
 
 @dataclass
@@ -313,18 +208,14 @@ class _SFTLoop:
                 run.accelerator.backward(loss * scale)
             for name, value in sums.items():
                 totals[name] += float(value.detach())
-        norm = run.accelerator.clip_grad_norm_(self.params, o.max_grad_norm)
-        lr = self.scheduler.get_last_lr()[0]
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        tail = optimizer_step(run, self.params, self.optimizer, self.scheduler, o.max_grad_norm)
         lm, *head = run.all_sum([totals[k] for k in ("lm", *HEAD_PARTS)])
         values = {"loss": lm / tokens, "lm_loss": lm / tokens}
         if self.cfg.recipe == "grounder":
             parts = {name: v / samples for name, v in zip(HEAD_PARTS, head)}
             values.update(parts, head_loss=sum(parts.values()))
             values["loss"] += values["head_loss"]
-        values.update(lr=lr, grad_norm=grad_norm(norm), tokens=tokens)
+        values.update(tail, tokens=tokens)
         if not math.isfinite(values["loss"]):
             raise FramescopeError(
                 f"step {step + 1}: the loss is not finite ({values}); lower optim.lr?"
@@ -333,14 +224,20 @@ class _SFTLoop:
 
 
 def train_sft(
-    cfg: TrainConfig, resume: str | Path | None = None, stop_after: int | None = None
+    cfg: TrainConfig,
+    resume: str | Path | None = None,
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Run an SFT recipe (``sft``, ``grounder``, ``verifier``, ``planner``); see the module
     docstring. ``resume``: a checkpoint folder, or an output folder (its latest checkpoint);
     ``stop_after``: stop after that step (the schedule still spans the whole run), e.g. to split
-    a run into jobs that each resume the last."""
+    a run into jobs that each resume the last; ``overwrite``: replace what a non-empty
+    ``output_dir`` holds (:func:`~framescope.train.driver.prepare_output`)."""
     if cfg.recipe == "grpo":
         raise ConfigError("recipe grpo is trained by `framescope train grpo`")
+    check_stop_after(stop_after)
+    prepare_output(cfg, resume, overwrite)
     records = load_records(cfg)
     o = cfg.optim
     seed_everything(cfg.seed)
@@ -349,6 +246,7 @@ def train_sft(
         grad_accum=max(1, o.global_batch_size // o.per_device_batch_size),
         unused=cfg.recipe == "grounder",
     )
+    clear_output(run, cfg, resume, overwrite)
     plan = StepPlan(
         len(records.items), o.global_batch_size, o.per_device_batch_size, run.world, cfg.seed
     )
@@ -383,7 +281,7 @@ def train_sft(
             shared=bool(cfg.data.verifier_files),
             agent=agent_settings(cfg, trainable),
         )
-        last, saved = drive(
+        end, last, saved = drive(
             cfg, run, loop.step, start, steps, stop_after, wrapped, optimizer, scheduler, export
         )
-    return TrainResult(run.out, steps, last, saved, module, trainable)
+    return TrainResult(run.out, steps, start, end, last, saved, module, trainable)

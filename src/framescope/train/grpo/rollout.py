@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from framescope.data.dynframe import DMRLRecord
 from framescope.errors import FramescopeError
 from framescope.models.backend import VisionInput
-from framescope.models.engine import Engine, Sampling
+from framescope.models.engine import Engine
 from framescope.models.hf import HFBackend
 from framescope.retrieval.grammar import FPS_CLOSE
 from framescope.retrieval.loop import run_batch
@@ -65,7 +65,7 @@ def infer_config(cfg: TrainConfig, cache: FrameCache | None = None) -> InferConf
     assert g is not None
     return InferConfig(
         max_new_tokens=g.max_new_tokens,
-        sampling=Sampling(g.temperature, g.top_p, g.top_k, g.repetition_penalty),
+        sampling=g.sampling,
         seed=cfg.seed,
         budgets=g.retrieval,
         overview_fps=cfg.video.fps,

@@ -44,6 +44,16 @@ from framescope.models.backend import Segment
 from framescope.models.engine import pad_left
 from framescope.train.checkpoint import find_checkpoint, load_checkpoint
 from framescope.train.config import GRPOConfig, TrainConfig
+from framescope.train.driver import (
+    TrainResult,
+    check_stop_after,
+    clear_output,
+    drive,
+    optimizer_step,
+    prepare_output,
+    report_skipped,
+)
+from framescope.train.export import export_for
 from framescope.train.grpo import advantages as adv
 from framescope.train.grpo import rewards as rw
 from framescope.train.grpo.loss import policy_loss
@@ -58,12 +68,10 @@ from framescope.train.records import Records, load_records
 from framescope.train.runtime import (
     Run,
     StepPlan,
-    grad_norm,
     make_optimizer,
     seed_everything,
     total_steps,
 )
-from framescope.train.sft import TrainResult, drive, export_for, report_skipped
 from framescope.video.cache import FrameCache
 
 REWARD_NAMES = tuple(rw.REWARDS)  # format, accuracy, fps, span_iou
@@ -171,10 +179,10 @@ class _GRPOLoop:
         """Log-probs ``(B, W)`` under the reference: the frozen copy, or the adapters off."""
         with torch.no_grad():
             if self.reference is not None:
-                out: Tensor = PolicyModule(self.reference, self.g.temperature)(inputs, width)
+                out: Tensor = PolicyModule(self.reference, self.g.sampling.temperature)(inputs, width)
                 return out
             with self.trainable.model.disable_adapter():  # type: ignore[operator]
-                out = PolicyModule(self.trainable.model, self.g.temperature)(inputs, width)
+                out = PolicyModule(self.trainable.model, self.g.sampling.temperature)(inputs, width)
                 return out
 
     def step(self, step: int) -> dict[str, float]:
@@ -250,37 +258,42 @@ class _GRPOLoop:
             for name in ("clip_fraction", "kl", "ratio_mean"):
                 totals[name] += getattr(out, name) * out.tokens
             count += out.tokens
-        norm = run.accelerator.clip_grad_norm_(self.params, self.cfg.optim.max_grad_norm)
-        lr = self.scheduler.get_last_lr()[0]
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        tail = optimizer_step(
+            run, self.params, self.optimizer, self.scheduler, self.cfg.optim.max_grad_norm
+        )
         loss, clip, kl, ratio, n = run.all_sum(
             [totals["loss"], totals["clip_fraction"], totals["kl"], totals["ratio_mean"], count]
         )
         n = max(n, 1)
         values = {"loss": loss, "clip_fraction": clip / n, "kl": kl / n, "ratio_mean": ratio / n}
-        values.update(lr=lr, grad_norm=grad_norm(norm))
+        values.update(tail)
         if not math.isfinite(loss):
             raise FramescopeError(f"the GRPO loss is not finite ({values}); lower optim.lr?")
         return values
 
 
 def train_grpo(
-    cfg: TrainConfig, resume: str | Path | None = None, stop_after: int | None = None
+    cfg: TrainConfig,
+    resume: str | Path | None = None,
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Run a GRPO recipe (SD-GRPO with ``grpo.advantage: segment``, the released trajectory-level
     baseline with ``trajectory``). ``resume``: a checkpoint folder or an output folder;
     ``stop_after``: stop after that step (the schedule still spans the whole run), e.g. to split
-    a run into jobs that each resume the last."""
+    a run into jobs that each resume the last; ``overwrite``: replace what a non-empty
+    ``output_dir`` holds."""
     if cfg.recipe != "grpo" or cfg.grpo is None:
         raise ConfigError(f"recipe {cfg.recipe} is trained by `framescope train sft`")
+    check_stop_after(stop_after)
+    prepare_output(cfg, resume, overwrite)
     g = cfg.grpo
     records = load_records(cfg)
     o = cfg.optim
     prompts_per_step = o.global_batch_size // g.group_size
     seed_everything(cfg.seed)
     run = Run(cfg)
+    clear_output(run, cfg, resume, overwrite)
     per_rank = prompts_per_step // run.world
     if prompts_per_step % run.world:
         raise ConfigError(
@@ -294,7 +307,7 @@ def train_grpo(
     reference = None
     if g.beta > 0 and not trainable.peft:
         reference = copy.deepcopy(trainable.model).requires_grad_(False).eval()
-    module = PolicyModule(trainable.model, g.temperature)
+    module = PolicyModule(trainable.model, g.sampling.temperature)
     params = [p for _, p in trainable_parameters(module)]
     optimizer, scheduler = make_optimizer(cfg, params, steps * g.num_iterations)
     start = 0
@@ -317,7 +330,7 @@ def train_grpo(
         FrameCache(),
     )
     export = export_for(trainable, None)
-    last, saved = drive(
+    end, last, saved = drive(
         cfg, run, loop.step, start, steps, stop_after, wrapped, optimizer, scheduler, export
     )
-    return TrainResult(run.out, steps, last, saved, module, trainable)
+    return TrainResult(run.out, steps, start, end, last, saved, module, trainable)
