@@ -50,9 +50,12 @@ class TrainResult:
         return self.end - self.start
 
 
-def prepare_output(cfg: TrainConfig, resume: str | Path | None, overwrite: bool) -> None:
-    """Check ``cfg.output_dir`` before anything is loaded (see the module docstring); on the
-    main process, ``overwrite`` clears it (every process checks, so all fail alike)."""
+def prepare_output(
+    cfg: TrainConfig, resume: str | Path | None, overwrite: bool, stop_after: int | None = None
+) -> None:
+    """Check ``cfg.output_dir`` (see the module docstring) and ``stop_after`` before anything
+    is loaded; every process checks, so all fail alike (:func:`clear_output` clears later)."""
+    check_stop_after(stop_after)
     if resume is not None and overwrite:
         raise ConfigError("--resume continues a run; --overwrite starts one afresh: pick one")
     if resume is None:

@@ -36,21 +36,13 @@ from framescope.data.videomind import VerifierRecord
 from framescope.errors import ConfigError, FramescopeError, RecordError
 from framescope.models.head_features import PreNormCapture
 from framescope.models.timestamp_head import TimestampHead
-from framescope.train import grounder_head
+from framescope.train import driver, grounder_head
 from framescope.train.checkpoint import (
     find_checkpoint,
     load_checkpoint,
 )
 from framescope.train.config import GrounderHeadConfig, TrainConfig
-from framescope.train.driver import (
-    TrainResult,
-    check_stop_after,
-    clear_output,
-    drive,
-    optimizer_step,
-    prepare_output,
-    report_skipped,
-)
+from framescope.train.driver import TrainResult
 from framescope.train.export import agent_settings, export_for
 from framescope.train.model import (
     Trainable,
@@ -208,7 +200,9 @@ class _SFTLoop:
                 run.accelerator.backward(loss * scale)
             for name, value in sums.items():
                 totals[name] += float(value.detach())
-        tail = optimizer_step(run, self.params, self.optimizer, self.scheduler, o.max_grad_norm)
+        tail = driver.optimizer_step(
+            run, self.params, self.optimizer, self.scheduler, o.max_grad_norm
+        )
         lm, *head = run.all_sum([totals[k] for k in ("lm", *HEAD_PARTS)])
         values = {"loss": lm / tokens, "lm_loss": lm / tokens}
         if self.cfg.recipe == "grounder":
@@ -236,8 +230,7 @@ def train_sft(
     ``output_dir`` holds (:func:`~framescope.train.driver.prepare_output`)."""
     if cfg.recipe == "grpo":
         raise ConfigError("recipe grpo is trained by `framescope train grpo`")
-    check_stop_after(stop_after)
-    prepare_output(cfg, resume, overwrite)
+    driver.prepare_output(cfg, resume, overwrite, stop_after)
     records = load_records(cfg)
     o = cfg.optim
     seed_everything(cfg.seed)
@@ -246,12 +239,12 @@ def train_sft(
         grad_accum=max(1, o.global_batch_size // o.per_device_batch_size),
         unused=cfg.recipe == "grounder",
     )
-    clear_output(run, cfg, resume, overwrite)
+    driver.clear_output(run, cfg, resume, overwrite)
     plan = StepPlan(
         len(records.items), o.global_batch_size, o.per_device_batch_size, run.world, cfg.seed
     )
     steps = total_steps(cfg, len(records.items), o.global_batch_size)
-    report_skipped(run, records)
+    driver.report_skipped(run, records)
     with contextlib.ExitStack() as stack:
         module, trainable = build_module(cfg, run, stack)
         module.train()
@@ -281,7 +274,7 @@ def train_sft(
             shared=bool(cfg.data.verifier_files),
             agent=agent_settings(cfg, trainable),
         )
-        end, last, saved = drive(
+        end, last, saved = driver.drive(
             cfg, run, loop.step, start, steps, stop_after, wrapped, optimizer, scheduler, export
         )
     return TrainResult(run.out, steps, start, end, last, saved, module, trainable)

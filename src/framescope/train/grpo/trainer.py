@@ -42,17 +42,10 @@ from torch import Tensor, nn
 from framescope.errors import ConfigError, FramescopeError
 from framescope.models.backend import Segment
 from framescope.models.engine import pad_left
+from framescope.train import driver
 from framescope.train.checkpoint import find_checkpoint, load_checkpoint
 from framescope.train.config import GRPOConfig, TrainConfig
-from framescope.train.driver import (
-    TrainResult,
-    check_stop_after,
-    clear_output,
-    drive,
-    optimizer_step,
-    prepare_output,
-    report_skipped,
-)
+from framescope.train.driver import TrainResult
 from framescope.train.export import export_for
 from framescope.train.grpo import advantages as adv
 from framescope.train.grpo import rewards as rw
@@ -179,7 +172,9 @@ class _GRPOLoop:
         """Log-probs ``(B, W)`` under the reference: the frozen copy, or the adapters off."""
         with torch.no_grad():
             if self.reference is not None:
-                out: Tensor = PolicyModule(self.reference, self.g.sampling.temperature)(inputs, width)
+                out: Tensor = PolicyModule(self.reference, self.g.sampling.temperature)(
+                    inputs, width
+                )
                 return out
             with self.trainable.model.disable_adapter():  # type: ignore[operator]
                 out = PolicyModule(self.trainable.model, self.g.sampling.temperature)(inputs, width)
@@ -258,7 +253,7 @@ class _GRPOLoop:
             for name in ("clip_fraction", "kl", "ratio_mean"):
                 totals[name] += getattr(out, name) * out.tokens
             count += out.tokens
-        tail = optimizer_step(
+        tail = driver.optimizer_step(
             run, self.params, self.optimizer, self.scheduler, self.cfg.optim.max_grad_norm
         )
         loss, clip, kl, ratio, n = run.all_sum(
@@ -285,15 +280,14 @@ def train_grpo(
     ``output_dir`` holds."""
     if cfg.recipe != "grpo" or cfg.grpo is None:
         raise ConfigError(f"recipe {cfg.recipe} is trained by `framescope train sft`")
-    check_stop_after(stop_after)
-    prepare_output(cfg, resume, overwrite)
+    driver.prepare_output(cfg, resume, overwrite, stop_after)
     g = cfg.grpo
     records = load_records(cfg)
     o = cfg.optim
     prompts_per_step = o.global_batch_size // g.group_size
     seed_everything(cfg.seed)
     run = Run(cfg)
-    clear_output(run, cfg, resume, overwrite)
+    driver.clear_output(run, cfg, resume, overwrite)
     per_rank = prompts_per_step // run.world
     if prompts_per_step % run.world:
         raise ConfigError(
@@ -302,7 +296,7 @@ def train_grpo(
         )
     plan = StepPlan(len(records.items), prompts_per_step, per_rank, run.world, cfg.seed)
     steps = total_steps(cfg, len(records.items), prompts_per_step)
-    report_skipped(run, records)
+    driver.report_skipped(run, records)
     trainable = load_trainable(cfg, run)
     reference = None
     if g.beta > 0 and not trainable.peft:
@@ -330,7 +324,7 @@ def train_grpo(
         FrameCache(),
     )
     export = export_for(trainable, None)
-    end, last, saved = drive(
+    end, last, saved = driver.drive(
         cfg, run, loop.step, start, steps, stop_after, wrapped, optimizer, scheduler, export
     )
     return TrainResult(run.out, steps, start, end, last, saved, module, trainable)
